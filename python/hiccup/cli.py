@@ -1,0 +1,167 @@
+"""The ``hiccup`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ._icu import parse, render
+from ._spec import CodeSpec, Contract
+from .contract import ContractError, lint_file, write_outputs
+
+__all__ = ["main"]
+
+DEFAULT_CONTRACT = Path("contracts/errors.json")
+PYTHON_OUT = Path("python/hiccup/_codes.py")
+TYPESCRIPT_OUT = Path("js-sdk/src/contract.generated.ts")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hiccup", description="Tools for apps that use hiccup."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    contract = commands.add_parser("contract", help="check and compile the contract")
+    actions = contract.add_subparsers(dest="action", required=True)
+
+    lint = actions.add_parser("lint", help="check a contract against every rule")
+    lint.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONTRACT)
+    lint.add_argument(
+        "--released",
+        type=Path,
+        metavar="DIR",
+        help="folder of released contracts (default: 'released' beside the file)",
+    )
+    lint.add_argument(
+        "--show",
+        action="store_true",
+        help="also print every code's copy, rendered with the examples",
+    )
+
+    gen = actions.add_parser("gen", help="write the Python and TypeScript tables")
+    gen.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONTRACT)
+    gen.add_argument(
+        "--root",
+        type=Path,
+        help="repository root the outputs are written under "
+        "(default: the folder above the contract's)",
+    )
+    gen.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a generated file is out of date",
+    )
+
+    return parser
+
+
+def _retries(spec: CodeSpec) -> str:
+    retry = spec.retry
+    who = [w for w, on in (("automatic", retry.auto), ("user", retry.user)) if on]
+    wait = f" after {spec.retry.after_ms} ms" if spec.retry.after_ms else ""
+
+    return f"retry: {' and '.join(who)}{wait}" if who else "no retry"
+
+
+def _show(contract: Contract, out: TextIO) -> None:
+    for name, spec in contract.codes.items():
+        flags = " ".join(
+            f
+            for f, on in (
+                ("client", spec.client),
+                ("field", spec.field),
+                ("deprecated", spec.deprecated),
+            )
+            if on
+        )
+        head = f"{name}  {spec.status} {spec.category}, {spec.severity}"
+        tail = f"  [{flags}]" if flags else ""
+        print(f"{head}, {_retries(spec)}{tail}", file=out)
+        examples = {p: v.example for p, v in spec.params.items()}
+        for locale, copy in spec.copy.items():
+            for field, text in copy.texts():
+                rendered = render(parse(text), examples, locale)
+                print(f"  {locale:<5} {field:<14} {rendered}", file=out)
+        print(file=out)
+
+
+def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    result = lint_file(args.path, args.released)
+    for finding in result.findings:
+        print(finding, file=out)
+    if not result.ok:
+        count = len(result.findings)
+        print(f"{count} problem{'s' if count > 1 else ''} found", file=err)
+        return 1
+    assert result.contract is not None
+    if args.show:
+        _show(result.contract, out)
+    contract = result.contract
+    print(
+        f"{args.path}: ok ({len(contract.codes)} codes, {len(contract.generic)} "
+        f"categories, locales {', '.join(contract.required_locales)})",
+        file=err,
+    )
+
+    return 0
+
+
+def _relative(path: Path, root: Path) -> Path:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return Path(path.name)
+
+
+def _gen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    result = lint_file(args.path)
+    if not result.ok or result.contract is None:
+        print(
+            f"{args.path}: not generating from a contract with problems; "
+            "run `hiccup contract lint` to see them",
+            file=err,
+        )
+        return 1
+    root = args.root or args.path.resolve().parent.parent
+    source = _relative(args.path.resolve(), root.resolve())
+    files = write_outputs(
+        result.contract,
+        source.as_posix(),
+        root / PYTHON_OUT,
+        root / TYPESCRIPT_OUT,
+        check=args.check,
+    )
+    stale = [f for f in files if f.changed]
+    for f in stale:
+        if args.check:
+            print(f"{f.path}: out of date; run `hiccup contract gen`", file=err)
+        else:
+            print(f"wrote {f.path}", file=out)
+    if not stale:
+        print("generated files are up to date", file=err)
+
+    return 1 if args.check and stale else 0
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the command line and return its exit status."""
+    args = _parser().parse_args(argv)
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        if args.action == "lint":
+            return _lint(args, out, err)
+        return _gen(args, out, err)
+    except ContractError as exc:
+        print(exc, file=err)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,417 @@
+"""The rules a contract must follow beyond its JSON Schema.
+
+Each rule is a function that takes the contract (and what it needs besides)
+and yields ``Finding`` values; ``lint`` runs them all in a fixed order so the
+output is stable from one run to the next.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._icu import IcuSyntaxError, Node, max_length, parse, placeholders, plurals
+from .._spec import CATEGORIES, RETRYABLE_STATUSES, CodeSpec, Contract
+from ._load import (
+    ContractError,
+    Finding,
+    build_contract,
+    latest_released,
+    read_document,
+    schema_findings,
+)
+
+__all__ = ["JARGON", "LintResult", "lint", "lint_file"]
+
+#: Words and phrases that belong to engineers, not to the people reading the
+#: copy. Matched case-insensitively as whole words, in every locale.
+JARGON: tuple[str, ...] = (
+    "api",
+    "backend",
+    "charge utile",
+    "circuit breaker",
+    "délai d'attente",
+    "délai d’attente",
+    "endpoint",
+    "error code",
+    "exception",
+    "http",
+    "https",
+    "idempotency",
+    "idempotent",
+    "jeton",
+    "jetons",
+    "json",
+    "nan",
+    "null",
+    "parse",
+    "payload",
+    "regex",
+    "request id",
+    "serveur interne",
+    "server error",
+    "stack",
+    "stacktrace",
+    "status code",
+    "syntax",
+    "timeout",
+    "token",
+    "tokens",
+    "traceback",
+    "undefined",
+    "upstream",
+)
+
+_JARGON = re.compile(
+    r"(?<!\w)(" + "|".join(re.escape(w) for w in JARGON) + r"|[45]\d\d)(?!\w)",
+    re.IGNORECASE,
+)
+_HTML = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
+_NUMERIC = frozenset({"integer", "number"})
+
+
+@dataclass(frozen=True, slots=True)
+class LintResult:
+    """What linting one file found; ``contract`` is set when it could be built."""
+
+    findings: list[Finding]
+    contract: Contract | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the file passed every rule."""
+        return not self.findings
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """One piece of copy, where it lives, and what its params are."""
+
+    where: str
+    locale: str
+    field: str
+    source: str
+    params: Mapping[str, object]
+    numeric: frozenset[str]
+
+
+def _texts(contract: Contract) -> Iterator[_Text]:
+    for name, spec in contract.codes.items():
+        examples = {p: param.example for p, param in spec.params.items()}
+        numeric = frozenset(p for p, v in spec.params.items() if v.type in _NUMERIC)
+        for locale, copy in spec.copy.items():
+            for field, text in copy.texts():
+                yield _Text(name, locale, field, text, examples, numeric)
+    for category, copies in contract.generic.items():
+        for locale, copy in copies.items():
+            for field, text in copy.texts():
+                yield _Text(f"generic.{category}", locale, field, text, {}, frozenset())
+
+
+def _parsed(source: str) -> tuple[Node, ...] | None:
+    try:
+        return parse(source)
+    except IcuSyntaxError:
+        return None
+
+
+def _check_syntax(file: str, contract: Contract) -> Iterator[Finding]:
+    for text in _texts(contract):
+        try:
+            parse(text.source)
+        except IcuSyntaxError as exc:
+            yield Finding(file, text.where, str(exc), text.locale, text.field)
+
+
+def _check_locales(file: str, contract: Contract) -> Iterator[Finding]:
+    required = contract.required_locales
+    listed = ", ".join(required)
+    if contract.source_locale not in required:
+        yield Finding(
+            file,
+            "source_locale",
+            f"{contract.source_locale!r} is not one of the required locales ({listed})",
+        )
+    for name, spec in contract.codes.items():
+        if spec.deprecated:
+            continue
+        for locale in required:
+            if locale not in spec.copy:
+                yield Finding(
+                    file, name, f"copy missing; required locales are {listed}", locale
+                )
+    for category in CATEGORIES:
+        copies = contract.generic.get(category)
+        if copies is None:
+            yield Finding(
+                file, f"generic.{category}", "missing: every category needs fallback"
+            )
+            continue
+        for locale in required:
+            if locale not in copies:
+                yield Finding(
+                    file,
+                    f"generic.{category}",
+                    f"copy missing; required locales are {listed}",
+                    locale,
+                )
+
+
+def _check_placeholders(file: str, contract: Contract) -> Iterator[Finding]:
+    for name, spec in contract.codes.items():
+        declared = set(spec.params)
+        shown = ", ".join(sorted(declared)) or "none"
+        for locale, copy in spec.copy.items():
+            used: set[str] = set()
+            broken = False
+            for field, source in copy.texts():
+                nodes = _parsed(source)
+                if nodes is None:
+                    broken = True
+                    continue
+                found = placeholders(nodes)
+                used |= found
+                for extra in sorted(found - declared):
+                    yield Finding(
+                        file,
+                        name,
+                        f"placeholder {{{extra}}} is not a declared param "
+                        f"(declared: {shown})",
+                        locale,
+                        field,
+                    )
+            # A param hidden inside broken syntax would be reported as unused;
+            # the syntax finding already covers that text.
+            for unused in sorted(declared - used if not broken else ()):
+                yield Finding(
+                    file,
+                    name,
+                    f"declared param {{{unused}}} is not used in this locale's copy",
+                    locale,
+                    "copy",
+                )
+
+
+def _check_plurals(file: str, contract: Contract) -> Iterator[Finding]:
+    for text in _texts(contract):
+        nodes = _parsed(text.source)
+        for plural in plurals(nodes or ()):
+            if "other" not in plural.branches:
+                yield Finding(
+                    file,
+                    text.where,
+                    f"plural on {{{plural.name}}} has no 'other' branch",
+                    text.locale,
+                    text.field,
+                )
+            if plural.name in text.params and plural.name not in text.numeric:
+                yield Finding(
+                    file,
+                    text.where,
+                    f"plural on {{{plural.name}}}, which is not a number param",
+                    text.locale,
+                    text.field,
+                )
+
+
+def _check_lengths(file: str, contract: Contract) -> Iterator[Finding]:
+    for text in _texts(contract):
+        nodes = _parsed(text.source)
+        if nodes is None:
+            continue
+        length = max_length(nodes, text.params, text.locale)
+        limit = contract.limits.for_field(text.field)
+        if length > limit:
+            yield Finding(
+                file,
+                text.where,
+                f"{length} characters rendered with the examples; the limit is {limit}",
+                text.locale,
+                text.field,
+            )
+
+
+def _check_plain_text(file: str, contract: Contract) -> Iterator[Finding]:
+    for text in _texts(contract):
+
+        def finding(message: str, text: _Text = text) -> Finding:
+            return Finding(file, text.where, message, text.locale, text.field)
+
+        html = _HTML.search(text.source)
+        if html:
+            yield finding(
+                f"contains HTML {html.group()!r}; copy is shown as plain text"
+            )
+        if text.source != text.source.strip():
+            yield finding("starts or ends with white space")
+        if "  " in text.source:
+            yield finding("contains a double space")
+        if any(ord(c) < 0x20 for c in text.source):
+            yield finding("contains a line break or another control character")
+        jargon = _JARGON.search(text.source)
+        if jargon:
+            yield finding(
+                f"engineering jargon {jargon.group()!r}; say what happened in "
+                "everyday words"
+            )
+
+
+def _check_codes(file: str, contract: Contract) -> Iterator[Finding]:
+    for name, spec in contract.codes.items():
+        yield from _check_code(file, contract, name, spec)
+
+
+def _check_code(
+    file: str, contract: Contract, name: str, spec: CodeSpec
+) -> Iterator[Finding]:
+    if spec.retry.auto and spec.status not in RETRYABLE_STATUSES:
+        allowed = ", ".join(str(s) for s in sorted(RETRYABLE_STATUSES))
+        yield Finding(
+            file,
+            name,
+            f"automatic retry on status {spec.status}, where repeating the same "
+            f"request cannot help; allowed on {allowed}",
+            field="retry.auto",
+        )
+    if spec.client != (spec.status == 0):
+        yield Finding(
+            file,
+            name,
+            "client-side codes, and only they, have status 0 "
+            f"(client is {str(spec.client).lower()}, status is {spec.status})",
+            field="status",
+        )
+    if spec.field and spec.status != 422:
+        yield Finding(
+            file,
+            name,
+            f"field codes describe part of a 422 response, not {spec.status}",
+            field="status",
+        )
+    if spec.replaced_by is not None:
+        if spec.replaced_by not in contract.codes:
+            yield Finding(
+                file,
+                name,
+                f"replaced_by names {spec.replaced_by!r}, which is not a code",
+                field="replaced_by",
+            )
+        if not spec.deprecated:
+            yield Finding(
+                file,
+                name,
+                "replaced_by is set but the code is not deprecated",
+                field="replaced_by",
+            )
+    for param_name, param in spec.params.items():
+        if not _example_fits(param.type, param.example):
+            yield Finding(
+                file,
+                name,
+                f"example {param.example!r} is not of type {param.type}",
+                field=f"params.{param_name}",
+            )
+
+
+def _example_fits(kind: str, example: object) -> bool:
+    if kind == "string":
+        return isinstance(example, str)
+    if isinstance(example, bool) or not isinstance(example, int | float):
+        return False
+
+    return kind == "number" or isinstance(example, int)
+
+
+def _check_released(
+    file: str, contract: Contract, released: tuple[Path, Contract] | None
+) -> Iterator[Finding]:
+    if released is None:
+        return
+    path, old = released
+    for name, old_spec in old.codes.items():
+        spec = contract.codes.get(name)
+        if spec is None:
+            yield Finding(
+                file,
+                name,
+                f"removed or renamed since {path.name}; codes are never removed: "
+                "mark it deprecated instead",
+            )
+            continue
+        for param, old_param in old_spec.params.items():
+            new_param = spec.params.get(param)
+            if new_param is None:
+                yield Finding(
+                    file,
+                    name,
+                    f"removed or renamed since {path.name}; clients send it",
+                    field=f"params.{param}",
+                )
+            elif new_param.type != old_param.type:
+                yield Finding(
+                    file,
+                    name,
+                    f"type changed from {old_param.type} to {new_param.type} "
+                    f"since {path.name}",
+                    field=f"params.{param}",
+                )
+
+
+_RULES: tuple[Callable[[str, Contract], Iterable[Finding]], ...] = (
+    _check_syntax,
+    _check_locales,
+    _check_placeholders,
+    _check_plurals,
+    _check_lengths,
+    _check_plain_text,
+    _check_codes,
+)
+
+
+def lint(
+    file: str, contract: Contract, released: tuple[Path, Contract] | None = None
+) -> list[Finding]:
+    """Run every rule on a contract that already matches the schema.
+
+    Args:
+        file: how findings name the file.
+        contract: the contract to check.
+        released: the last released contract and its path, to check that
+            nothing was removed or renamed since.
+
+    Returns:
+        The findings, in a stable order; empty when the contract is clean.
+    """
+    findings = [f for rule in _RULES for f in rule(file, contract)]
+    findings.extend(_check_released(file, contract, released))
+
+    return findings
+
+
+def lint_file(path: Path, released_dir: Path | None = None) -> LintResult:
+    """Lint a contract file: its JSON, its shape, then every rule.
+
+    Args:
+        path: the contract file.
+        released_dir: the folder of released contracts; by default the
+            ``released`` folder beside the file.
+
+    Raises:
+        ContractError: the file is not JSON or not a contract at all, or the
+            newest released contract is not usable.
+    """
+    file = str(path)
+    document = read_document(path)
+    findings = schema_findings(file, document)
+    if findings:
+        return LintResult(findings, None)
+    contract = build_contract(document)
+    folder = path.parent / "released" if released_dir is None else released_dir
+    try:
+        released = latest_released(folder)
+    except ContractError as exc:
+        raise ContractError(f"released contract unusable: {exc}") from None
+
+    return LintResult(lint(file, contract, released), contract)
