@@ -1,0 +1,105 @@
+"""Every check of the repository, and the demo, as nox sessions.
+
+A bare ``nox`` (or ``python3 dev.py``) runs every check. Sessions that need a
+tool from outside Python say loudly what they skip when it is missing; under
+``CI=true`` a missing tool fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+JS_SDK = ROOT / "js-sdk"
+ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = ON_CI
+nox.options.sessions = ["lint", "contracts", "tests", "js"]
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+def _require(session: nox.Session, tool: str, why: str) -> str:
+    """Return the path of a tool, or skip (fail under CI) when it is missing."""
+    path = shutil.which(tool)
+    if path is not None:
+        return path
+    message = f"{tool} not found: {why}"
+    if ON_CI:
+        session.error(message)
+    session.warn("=" * 72)
+    session.warn(f"SKIPPED {session.name}: {message}")
+    session.warn("=" * 72)
+    session.skip(message)
+    return None  # unreachable: skip() raises
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff (lint and format) over all Python, mypy --strict over the package."""
+    session.install("-e", ".", *_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session
+def contracts(session: nox.Session) -> None:
+    """Lint the contract and fail when a generated table has drifted from it.
+
+    Extra arguments go to the linter: ``nox -s contracts -- --show`` prints
+    every code's copy rendered with its examples.
+    """
+    session.install("-e", ".")
+    session.run("hiccup", "contract", "lint", "contracts/errors.json", *session.posargs)
+    session.run("hiccup", "contract", "gen", "--check", "contracts/errors.json")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The Python test suite, with line and branch coverage of the package."""
+    session.install("-e", ".", *_group("test"))
+    session.run(
+        "pytest",
+        "--cov=hiccup",
+        "--cov-report=term",
+        *session.posargs,
+    )
+
+
+@nox.session(venv_backend="none")
+def js(session: nox.Session) -> None:
+    """The TypeScript SDK: install from the lockfile, type check, lint, test, build."""
+    _require(session, "node", "the SDK needs Node.js 20 or newer")
+    npm = _require(session, "npm", "the SDK is installed with npm")
+    with session.chdir(JS_SDK):
+        session.run(npm, "ci", "--no-audit", "--no-fund", external=True)
+        for script in ("typecheck", "lint", "test", "build"):
+            session.run(npm, "run", script, external=True)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Serve the demo app on http://127.0.0.1:8000."""
+    session.install("-e", ".", "uvicorn>=0.32")
+    session.log("hiccup demo: open http://127.0.0.1:8000 (Ctrl+C stops it)")
+    session.run(
+        "uvicorn",
+        "--app-dir",
+        str(ROOT / "demo-app"),
+        "app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8000",
+        *session.posargs,
+    )
