@@ -76,6 +76,17 @@ export const CODES = {
     params: [],
     pii: [],
   },
+  BAD_REQUEST: {
+    status: 400,
+    category: "invalid_request",
+    severity: "warning",
+    client: false,
+    field: false,
+    deprecated: false,
+    retry: { auto: false, user: false, after_ms: null },
+    params: [],
+    pii: [],
+  },
   FIELD_REQUIRED: {
     status: 422,
     category: "invalid_request",
@@ -140,6 +151,28 @@ export const CODES = {
     deprecated: false,
     retry: { auto: false, user: false, after_ms: null },
     params: ["minimum", "maximum"],
+    pii: [],
+  },
+  FIELD_TOO_SMALL: {
+    status: 422,
+    category: "invalid_request",
+    severity: "info",
+    client: false,
+    field: true,
+    deprecated: false,
+    retry: { auto: false, user: false, after_ms: null },
+    params: ["minimum"],
+    pii: [],
+  },
+  FIELD_TOO_LARGE: {
+    status: 422,
+    category: "invalid_request",
+    severity: "info",
+    client: false,
+    field: true,
+    deprecated: false,
+    retry: { auto: false, user: false, after_ms: null },
+    params: ["maximum"],
     pii: [],
   },
   FIELD_INVALID_CHOICE: {
@@ -424,12 +457,15 @@ export type Code = keyof typeof CODES;
 export interface ParamsByCode {
   readonly VALIDATION_FAILED: Readonly<Record<string, never>>;
   readonly MALFORMED_REQUEST: Readonly<Record<string, never>>;
+  readonly BAD_REQUEST: Readonly<Record<string, never>>;
   readonly FIELD_REQUIRED: Readonly<Record<string, never>>;
   readonly FIELD_TOO_SHORT: { readonly min_length: number };
   readonly FIELD_TOO_LONG: { readonly max_length: number };
   readonly FIELD_INVALID_FORMAT: Readonly<Record<string, never>>;
   readonly FIELD_INVALID_TYPE: Readonly<Record<string, never>>;
   readonly FIELD_OUT_OF_RANGE: { readonly minimum: number; readonly maximum: number };
+  readonly FIELD_TOO_SMALL: { readonly minimum: number };
+  readonly FIELD_TOO_LARGE: { readonly maximum: number };
   readonly FIELD_INVALID_CHOICE: Readonly<Record<string, never>>;
   readonly UNAUTHENTICATED: Readonly<Record<string, never>>;
   readonly FORBIDDEN: Readonly<Record<string, never>>;
@@ -474,6 +510,13 @@ export const COPY: {
       action: "OK",
       suggestions: ["If this keeps happening, copy your work, then reload the page."],
     },
+    BAD_REQUEST:
+    {
+      title: "That didn’t work",
+      message: "We couldn’t complete this with what was sent. Nothing was changed, and what you entered is still here.",
+      action: "OK",
+      suggestions: ["Check what you entered, then try once more."],
+    },
     FIELD_REQUIRED:
     {
       message: "Please fill this in.",
@@ -497,6 +540,14 @@ export const COPY: {
     FIELD_OUT_OF_RANGE:
     {
       message: "Enter a value between {minimum} and {maximum}.",
+    },
+    FIELD_TOO_SMALL:
+    {
+      message: "Enter a value of at least {minimum}.",
+    },
+    FIELD_TOO_LARGE:
+    {
+      message: "Enter a value of at most {maximum}.",
     },
     FIELD_INVALID_CHOICE:
     {
@@ -676,6 +727,13 @@ export const COPY: {
       action: "OK",
       suggestions: ["Si le problème persiste, copiez votre travail, puis rechargez la page."],
     },
+    BAD_REQUEST:
+    {
+      title: "Cela n’a pas fonctionné",
+      message: "Nous n’avons pas pu terminer cette action avec ce qui a été envoyé. Rien n’a été modifié, et ce que vous avez saisi est toujours là.",
+      action: "OK",
+      suggestions: ["Vérifiez ce que vous avez saisi, puis réessayez."],
+    },
     FIELD_REQUIRED:
     {
       message: "Veuillez remplir ce champ.",
@@ -699,6 +757,14 @@ export const COPY: {
     FIELD_OUT_OF_RANGE:
     {
       message: "Saisissez une valeur comprise entre {minimum} et {maximum}.",
+    },
+    FIELD_TOO_SMALL:
+    {
+      message: "Saisissez une valeur d’au moins {minimum}.",
+    },
+    FIELD_TOO_LARGE:
+    {
+      message: "Saisissez une valeur d’au plus {maximum}.",
     },
     FIELD_INVALID_CHOICE:
     {

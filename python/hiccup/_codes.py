@@ -7,11 +7,15 @@ contract and run the command again rather than editing this file.
 from __future__ import annotations
 
 import enum
-from typing import Final, TypedDict
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Final, Literal, TypedDict, overload
 
 from ._spec import CodeSpec, Contract, Copy, Limits, Param, Retry
 
-__all__ = ["CONTRACT", "Code", "FieldOutOfRangeParams", "FieldTooLongParams", "FieldTooShortParams", "ModelTimeoutParams", "ModelUnavailableParams", "RateLimitedParams"]
+if TYPE_CHECKING:
+    from ._problem import FieldError
+
+__all__ = ["CONTRACT", "Code", "FieldOutOfRangeParams", "FieldTooLargeParams", "FieldTooLongParams", "FieldTooShortParams", "FieldTooSmallParams", "ModelTimeoutParams", "ModelUnavailableParams", "ProblemSignatures", "RateLimitedParams"]
 
 
 class Code(enum.StrEnum):
@@ -19,12 +23,15 @@ class Code(enum.StrEnum):
 
     VALIDATION_FAILED = "VALIDATION_FAILED"
     MALFORMED_REQUEST = "MALFORMED_REQUEST"
+    BAD_REQUEST = "BAD_REQUEST"
     FIELD_REQUIRED = "FIELD_REQUIRED"
     FIELD_TOO_SHORT = "FIELD_TOO_SHORT"
     FIELD_TOO_LONG = "FIELD_TOO_LONG"
     FIELD_INVALID_FORMAT = "FIELD_INVALID_FORMAT"
     FIELD_INVALID_TYPE = "FIELD_INVALID_TYPE"
     FIELD_OUT_OF_RANGE = "FIELD_OUT_OF_RANGE"
+    FIELD_TOO_SMALL = "FIELD_TOO_SMALL"
+    FIELD_TOO_LARGE = "FIELD_TOO_LARGE"
     FIELD_INVALID_CHOICE = "FIELD_INVALID_CHOICE"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
@@ -71,6 +78,18 @@ class FieldOutOfRangeParams(TypedDict):
     maximum: float
 
 
+class FieldTooSmallParams(TypedDict):
+    """Params of ``FIELD_TOO_SMALL``."""
+
+    minimum: float
+
+
+class FieldTooLargeParams(TypedDict):
+    """Params of ``FIELD_TOO_LARGE``."""
+
+    maximum: float
+
+
 class RateLimitedParams(TypedDict):
     """Params of ``RATE_LIMITED``."""
 
@@ -87,6 +106,69 @@ class ModelTimeoutParams(TypedDict):
     """Params of ``MODEL_TIMEOUT``."""
 
     model: str
+
+
+class ProblemSignatures:
+    """The signatures type checkers see for ``Problem``: one per code."""
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self,
+            code: Literal[Code.RATE_LIMITED],
+            /,
+            *,
+            seconds: int,
+            detail: str | None = None,
+            headers: Mapping[str, str] | None = None,
+            retry_after_ms: int | None = None,
+            should_retry: bool | None = None,
+            errors: Sequence[FieldError] = (),
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            code: Literal[Code.MODEL_UNAVAILABLE],
+            /,
+            *,
+            model: str,
+            detail: str | None = None,
+            headers: Mapping[str, str] | None = None,
+            retry_after_ms: int | None = None,
+            should_retry: bool | None = None,
+            errors: Sequence[FieldError] = (),
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            code: Literal[Code.MODEL_TIMEOUT],
+            /,
+            *,
+            model: str,
+            detail: str | None = None,
+            headers: Mapping[str, str] | None = None,
+            retry_after_ms: int | None = None,
+            should_retry: bool | None = None,
+            errors: Sequence[FieldError] = (),
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            code: Literal[Code.VALIDATION_FAILED, Code.MALFORMED_REQUEST, Code.BAD_REQUEST, Code.UNAUTHENTICATED, Code.FORBIDDEN, Code.NOT_FOUND, Code.METHOD_NOT_ALLOWED, Code.CONFLICT, Code.PAYLOAD_TOO_LARGE, Code.UNSUPPORTED_MEDIA_TYPE, Code.QUOTA_EXHAUSTED, Code.IDEMPOTENCY_KEY_REUSED, Code.IDEMPOTENCY_IN_FLIGHT, Code.MODEL_OVERLOADED, Code.MODEL_OUTPUT_BLOCKED, Code.MODEL_CONTEXT_TOO_LONG, Code.UPSTREAM_ERROR, Code.UPSTREAM_TIMEOUT, Code.DEPENDENCY_UNAVAILABLE, Code.MAINTENANCE, Code.SERVER_TIMEOUT, Code.INTERNAL],
+            /,
+            *,
+            detail: str | None = None,
+            headers: Mapping[str, str] | None = None,
+            retry_after_ms: int | None = None,
+            should_retry: bool | None = None,
+            errors: Sequence[FieldError] = (),
+        ) -> None: ...
+
+        def __init__(self, code: Code, /, **options: object) -> None: ...
 
 
 CONTRACT: Final = Contract(
@@ -139,6 +221,30 @@ CONTRACT: Final = Contract(
                     title="Nous n’avons pas pu lire votre envoi",
                     action="OK",
                     suggestions=("Si le problème persiste, copiez votre travail, puis rechargez la page.",),
+                ),
+            },
+        ),
+        "BAD_REQUEST": CodeSpec(
+            name="BAD_REQUEST",
+            status=400,
+            category="invalid_request",
+            severity="warning",
+            retry=Retry(auto=False, user=False, after_ms=None),
+            description="Something about what was sent is wrong, and no more precise code fits. Used for 4xx responses the app raised without a code of its own.",
+            owner="platform",
+            since="0.1.0",
+            copy={
+                "en": Copy(
+                    message="We couldn’t complete this with what was sent. Nothing was changed, and what you entered is still here.",
+                    title="That didn’t work",
+                    action="OK",
+                    suggestions=("Check what you entered, then try once more.",),
+                ),
+                "fr": Copy(
+                    message="Nous n’avons pas pu terminer cette action avec ce qui a été envoyé. Rien n’a été modifié, et ce que vous avez saisi est toujours là.",
+                    title="Cela n’a pas fonctionné",
+                    action="OK",
+                    suggestions=("Vérifiez ce que vous avez saisi, puis réessayez.",),
                 ),
             },
         ),
@@ -263,6 +369,50 @@ CONTRACT: Final = Contract(
             params={
                 "minimum": Param("number", 1, pii=False, description="The smallest value allowed."),
                 "maximum": Param("number", 100, pii=False, description="The largest value allowed."),
+            },
+            field=True,
+        ),
+        "FIELD_TOO_SMALL": CodeSpec(
+            name="FIELD_TOO_SMALL",
+            status=422,
+            category="invalid_request",
+            severity="info",
+            retry=Retry(auto=False, user=False, after_ms=None),
+            description="A number is below the smallest value allowed. Shown under the field.",
+            owner="platform",
+            since="0.1.0",
+            copy={
+                "en": Copy(
+                    message="Enter a value of at least {minimum}.",
+                ),
+                "fr": Copy(
+                    message="Saisissez une valeur d’au moins {minimum}.",
+                ),
+            },
+            params={
+                "minimum": Param("number", 1, pii=False, description="The smallest value accepted."),
+            },
+            field=True,
+        ),
+        "FIELD_TOO_LARGE": CodeSpec(
+            name="FIELD_TOO_LARGE",
+            status=422,
+            category="invalid_request",
+            severity="info",
+            retry=Retry(auto=False, user=False, after_ms=None),
+            description="A number is above the largest value allowed. Shown under the field.",
+            owner="platform",
+            since="0.1.0",
+            copy={
+                "en": Copy(
+                    message="Enter a value of at most {maximum}.",
+                ),
+                "fr": Copy(
+                    message="Saisissez une valeur d’au plus {maximum}.",
+                ),
+            },
+            params={
+                "maximum": Param("number", 100, pii=False, description="The largest value accepted."),
             },
             field=True,
         ),

@@ -72,7 +72,7 @@ def test_console_script_lints_the_repository_contract() -> None:
 
     assert done.returncode == 0
     assert done.stderr == (
-        "contracts/errors.json: ok (33 codes, 11 categories, locales en, fr)\n"
+        "contracts/errors.json: ok (36 codes, 11 categories, locales en, fr)\n"
     )
 
 

@@ -82,14 +82,63 @@ def _py_spec(spec: CodeSpec) -> Iterator[str]:
     yield "        ),"
 
 
+_PROBLEM_OPTIONS = (
+    "            detail: str | None = None,",
+    "            headers: Mapping[str, str] | None = None,",
+    "            retry_after_ms: int | None = None,",
+    "            should_retry: bool | None = None,",
+    "            errors: Sequence[FieldError] = (),",
+    "        ) -> None: ...",
+)
+
+
+def _py_overload(codes: list[str], params: Mapping[str, str]) -> list[str]:
+    literal = ", ".join(f"Code.{c}" for c in codes)
+    return [
+        "",
+        "        @overload",
+        "        def __init__(",
+        "            self,",
+        f"            code: Literal[{literal}],",
+        "            /,",
+        "            *,",
+        *(f"            {name}: {kind}," for name, kind in params.items()),
+        *_PROBLEM_OPTIONS,
+    ]
+
+
+def _py_signatures(contract: Contract) -> list[str]:
+    raisable = [
+        s for s in contract.codes.values() if not (s.client or s.field or s.deprecated)
+    ]
+    lines = [
+        "",
+        "",
+        "class ProblemSignatures:",
+        '    """The signatures type checkers see for ``Problem``: one per code."""',
+        "",
+        "    if TYPE_CHECKING:",
+    ]
+    for spec in raisable:
+        if spec.params:
+            types = {n: _PY_TYPES[p.type] for n, p in spec.params.items()}
+            lines += _py_overload([spec.name], types)
+    bare = [s.name for s in raisable if not s.params]
+    if bare:
+        lines += _py_overload(bare, {})
+    lines += [
+        "",
+        "        def __init__(self, code: Code, /, **options: object) -> None: ...",
+    ]
+
+    return lines
+
+
 def python_source(contract: Contract, source_name: str) -> str:
     """Return the ``_codes`` module for a contract."""
     with_params = [s for s in contract.codes.values() if s.params]
-    exports = [
-        "CONTRACT",
-        "Code",
-        *sorted(f"{_camel(s.name)}Params" for s in with_params),
-    ]
+    names = [f"{_camel(s.name)}Params" for s in with_params]
+    exports = ["CONTRACT", *sorted(["Code", "ProblemSignatures", *names])]
     lines = [
         f'"""Error codes of the hiccup contract, version {contract.version}.',
         "",
@@ -100,9 +149,13 @@ def python_source(contract: Contract, source_name: str) -> str:
         "from __future__ import annotations",
         "",
         "import enum",
-        "from typing import Final, TypedDict",
+        "from collections.abc import Mapping, Sequence",
+        "from typing import TYPE_CHECKING, Final, Literal, TypedDict, overload",
         "",
         "from ._spec import CodeSpec, Contract, Copy, Limits, Param, Retry",
+        "",
+        "if TYPE_CHECKING:",
+        "    from ._problem import FieldError",
         "",
         "__all__ = [" + ", ".join(_q(e) for e in exports) + "]",
         "",
@@ -121,6 +174,7 @@ def python_source(contract: Contract, source_name: str) -> str:
             "",
             *(f"    {n}: {_PY_TYPES[p.type]}" for n, p in spec.params.items()),
         ]
+    lines += _py_signatures(contract)
     limits = contract.limits
     lines += [
         "",

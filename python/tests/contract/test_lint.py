@@ -109,7 +109,7 @@ def test_shipped_contract_passes(capsys: pytest.CaptureFixture[str]) -> None:
     )
 
     assert (status, out) == (0, "")
-    assert "ok (33 codes, 11 categories, locales en, fr)" in err
+    assert "ok (36 codes, 11 categories, locales en, fr)" in err
 
 
 def test_valid_fixture_passes() -> None:

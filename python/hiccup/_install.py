@@ -1,0 +1,111 @@
+"""``hiccup.install``: everything hiccup does, added to a FastAPI app in one call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+from ._envelope import problem_response
+from ._exceptions import HiccupError
+from ._ids import new_request_id
+from ._logging import configure_logging
+from ._mapping import outcome_for_exception
+from ._middleware import STATE_KEY, ErrorResponder, Exchange, HiccupMiddleware
+from ._openapi import document_problems
+from ._problem import Problem
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["InstallError", "install"]
+
+
+class InstallError(HiccupError, RuntimeError):
+    """Raised when ``install`` cannot wrap an app, such as one already serving."""
+
+
+def _handler(settings: Settings) -> Callable[[Request, Exception], Awaitable[Response]]:
+    header = settings.request_id_header.encode("latin-1")
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        exchange: Exchange | None = request.scope.get(STATE_KEY)
+        outcome = outcome_for_exception(
+            exc,
+            content_type=request.headers.get("content-type", "").encode("latin-1")
+            or None,
+            debug=settings.debug,
+        )
+        if exchange is None:
+            # Served without the outer middleware (a sub-app mounted elsewhere):
+            # still an envelope, with a request ID of its own.
+            request_id, accept, trace_id, client_id = new_request_id(), None, None, None
+        else:
+            exchange.record(exc, outcome)
+            request_id = exchange.request_id
+            accept = exchange.accept_language
+            trace_id = exchange.context.trace_id
+            client_id = exchange.context.client_request_id
+        status, headers, body = problem_response(
+            outcome,
+            request_id=request_id,
+            request_id_header=header,
+            accept_language=accept,
+            method=request.method,
+            trace_id=trace_id,
+            client_request_id=client_id,
+        )
+        response = Response(content=body, status_code=status)
+        response.raw_headers = headers
+
+        return response
+
+    return answer
+
+
+def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
+    """Add hiccup to a FastAPI (or Starlette) app and return the app.
+
+    This configures logging, registers exception handlers that answer with
+    envelopes, puts ``HiccupMiddleware`` outside Starlette's
+    ``ServerErrorMiddleware`` and an ``ErrorResponder`` inside the app's own
+    middleware (so errors keep CORS headers), and documents the envelope in
+    the OpenAPI schema.
+
+    Raises:
+        InstallError: the app has started serving already.
+    """
+    settings = settings or Settings()
+    if getattr(app, "middleware_stack", None) is not None:
+        raise InstallError(
+            "hiccup.install() must run before the app serves its first request"
+        )
+    if getattr(app.state, "hiccup_settings", None) is not None:
+        raise InstallError("hiccup.install() was called twice on the same app")
+    app.state.hiccup_settings = settings
+    configure_logging(settings)
+
+    answer = _handler(settings)
+    for kind in (HTTPException, RequestValidationError, Problem, Exception):
+        app.add_exception_handler(kind, answer)
+    app.user_middleware.append(Middleware(ErrorResponder, settings=settings))
+
+    build = app.build_middleware_stack
+
+    def build_with_hiccup() -> ASGIApp:
+        return HiccupMiddleware(build(), settings)
+
+    # Starlette puts ServerErrorMiddleware outermost when it builds the stack;
+    # wrapping the builder is how hiccup ends up outside it.
+    app.build_middleware_stack = build_with_hiccup  # type: ignore[method-assign]
+    if hasattr(app, "openapi"):
+        document_problems(app)
+
+    return app

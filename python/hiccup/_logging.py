@@ -1,0 +1,558 @@
+"""Structured logs: one set of fields on every line, whoever wrote it.
+
+hiccup's own lines go through structlog; the standard library's records
+(uvicorn's among them) go through the same processors by way of
+``structlog.stdlib.ProcessorFormatter``. Both end in one sink, as JSON lines
+rendered by orjson or, in development, as readable console lines.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, BinaryIO, Final
+
+import orjson
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from ._context import current
+from ._settings import DEFAULT_REDACTED_FIELDS, Settings, normalize_field_name
+
+__all__ = [
+    "REDACTED",
+    "Redactor",
+    "add_request_context",
+    "add_timestamp",
+    "configure_logging",
+    "exception_fields",
+    "get_logger",
+    "mark_logged",
+    "was_logged",
+    "write_access",
+]
+
+REDACTED: Final = "[REDACTED]"
+
+#: Keys whose values hiccup itself writes from validated data; the redactor
+#: does not scan them, which keeps the access line cheap.
+_TRUSTED_KEYS = frozenset(
+    {
+        "timestamp",
+        "level",
+        "logger",
+        "event",
+        "service",
+        "version",
+        "env",
+        "request_id",
+        "trace_id",
+        "span_id",
+        "http.request.method",
+        "http.route",
+        "http.response.status_code",
+        "duration_ms",
+        "error.code",
+        "error.type",
+        "sentry.event_id",
+    }
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_CREDENTIAL = re.compile(r"\b(Bearer|Basic|Token)\s+[\w\-.~+/=:]+", re.IGNORECASE)
+_LOGGED = "_hiccup_logged"
+_MAX_DEPTH = 6
+_MAX_FRAMES = 30
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
+def add_request_context(
+    logger: WrappedLogger, method: str, event_dict: EventDict
+) -> EventDict:
+    """Add ``request_id``, ``trace_id``, ``span_id``, ``client_request_id`` and
+    the fields bound with ``hiccup.context.bind``; keys passed to the log call
+    win over them."""
+    context = current()
+    if context is None:
+        return event_dict
+    event_dict.setdefault("request_id", context.request_id)
+    if context.client_request_id is not None:
+        event_dict.setdefault("client_request_id", context.client_request_id)
+    if context.trace_id is not None:
+        event_dict.setdefault("trace_id", context.trace_id)
+        event_dict.setdefault("span_id", context.span_id)
+    for key, value in context.fields.items():
+        event_dict.setdefault(key, value)
+
+    return event_dict
+
+
+class _Clock:
+    """RFC 3339 UTC timestamps with microseconds, formatting each second once."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        """Return the current time as an RFC 3339 UTC timestamp."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+
+        return "%s.%06dZ" % (self._prefix, (now - second) * 1e6)  # noqa: UP031 - fastest
+
+    def __call__(
+        self, logger: WrappedLogger, method: str, event_dict: EventDict
+    ) -> EventDict:
+        event_dict["timestamp"] = self.now()
+
+        return event_dict
+
+
+#: Add ``timestamp``: RFC 3339 in UTC, such as ``2026-03-14T09:27:31.004518Z``.
+add_timestamp: Final = _Clock()
+
+
+class _ServiceFields:
+    """Add ``service``, ``version`` and ``env`` from the settings."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, settings: Settings) -> None:
+        self._values = {
+            "service": settings.service_name,
+            "version": settings.version,
+            "env": settings.environment,
+        }
+
+    def __call__(
+        self, logger: WrappedLogger, method: str, event_dict: EventDict
+    ) -> EventDict:
+        for key, value in self._values.items():
+            event_dict.setdefault(key, value)
+
+        return event_dict
+
+
+def _add_logger_name(
+    logger: WrappedLogger, method: str, event_dict: EventDict
+) -> EventDict:
+    """Add ``logger``: the stdlib logger's name, or the name hiccup gave."""
+    record = event_dict.get("_record")
+    if record is not None:
+        event_dict["logger"] = record.name
+    else:
+        event_dict.setdefault("logger", getattr(logger, "name", "app"))
+
+    return event_dict
+
+
+def _add_level(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """Add ``level`` from the method called: ``exception`` logs as ``error``."""
+    level = {"exception": "error", "warn": "warning", "fatal": "critical"}.get(
+        method, method
+    )
+    event_dict["level"] = level if level in _LEVELS else "info"
+
+    return event_dict
+
+
+def _foreign_event(
+    logger: WrappedLogger, method: str, event_dict: EventDict
+) -> EventDict:
+    """Give standard-library records a fixed event name, their text as ``message``."""
+    if "_record" in event_dict:
+        event_dict["message"] = str(event_dict.get("event", ""))
+        event_dict["event"] = "log"
+
+    return event_dict
+
+
+def exception_fields(exc: BaseException) -> dict[str, object]:
+    """Return an exception as ``{type, message, frames}`` for a log line."""
+    frames = traceback.extract_tb(exc.__traceback__)[-_MAX_FRAMES:]
+
+    return {
+        "type": type(exc).__qualname__,
+        "message": str(exc),
+        "frames": [
+            {"filename": f.filename, "lineno": f.lineno or 0, "function": f.name}
+            for f in frames
+        ],
+    }
+
+
+def _exc_info(value: object) -> BaseException | None:
+    if isinstance(value, BaseException):
+        return value
+    if (
+        isinstance(value, tuple)
+        and len(value) == 3
+        and isinstance(value[1], BaseException)
+    ):
+        return value[1]
+    if value is True:
+        return sys.exc_info()[1]
+
+    return None
+
+
+def _structure_exception(
+    logger: WrappedLogger, method: str, event_dict: EventDict
+) -> EventDict:
+    """Turn ``exc_info`` into a structured ``exception`` field."""
+    if "exc_info" not in event_dict:
+        return event_dict
+    exc = _exc_info(event_dict.pop("exc_info"))
+    if exc is not None:
+        event_dict["exception"] = exception_fields(exc)
+        event_dict.setdefault("error.type", type(exc).__qualname__)
+
+    return event_dict
+
+
+class Redactor:
+    """Replace secrets and personal data in every field of a log line.
+
+    A key in the deny-list (compared lower-cased, ``-`` as ``_``) has its
+    value replaced whole; in other strings, credentials after ``Bearer``,
+    ``Basic`` or ``Token`` and, unless turned off, e-mail addresses are
+    replaced. Nested mappings and lists are walked. Sentry's ``before_send``
+    uses the same object, so both redact alike.
+    """
+
+    __slots__ = ("emails", "fields")
+
+    def __init__(self, fields: Iterable[str] = (), *, emails: bool = True) -> None:
+        self.fields = frozenset(
+            normalize_field_name(f) for f in (*DEFAULT_REDACTED_FIELDS, *fields)
+        )
+        self.emails = emails
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Redactor:
+        """Build the redactor the settings describe."""
+        return cls(settings.redact_fields, emails=settings.redact_emails)
+
+    def __call__(
+        self, logger: WrappedLogger, method: str, event_dict: EventDict
+    ) -> EventDict:
+        for key in event_dict.keys() - _TRUSTED_KEYS:
+            event_dict[key] = self.value(key, event_dict[key], 0)
+
+        return event_dict
+
+    def is_sensitive(self, key: object) -> bool:
+        """Whether a key's value must be replaced whole."""
+        return isinstance(key, str) and normalize_field_name(key) in self.fields
+
+    def text(self, value: str) -> str:
+        """Return a string with credentials and e-mail addresses replaced."""
+        if "Bearer" in value or "Basic" in value or "oken" in value:
+            value = _CREDENTIAL.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        if self.emails and "@" in value:
+            value = _EMAIL.sub(REDACTED, value)
+
+        return value
+
+    def value(self, key: object, value: object, depth: int) -> object:
+        """Return a value with everything sensitive in it replaced."""
+        if self.is_sensitive(key):
+            return REDACTED
+        if isinstance(value, str):
+            return self.text(value)
+        if depth >= _MAX_DEPTH:
+            return value
+        if isinstance(value, Mapping):
+            return {k: self.value(k, v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(None, v, depth + 1) for v in value]
+
+        return value
+
+
+_JSON_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+#: Keys that open every JSON line, in this order; the rest follow as logged.
+_LEADING = ("timestamp", "level", "logger", "event")
+
+
+def _render_json(logger: WrappedLogger, method: str, event_dict: EventDict) -> bytes:
+    ordered = {k: event_dict[k] for k in _LEADING if k in event_dict}
+    ordered.update(event_dict)
+    return orjson.dumps(ordered, default=repr, option=_JSON_OPTIONS)
+
+
+class _ConsoleRenderer:
+    """structlog's console renderer, as bytes with a newline."""
+
+    __slots__ = ("_render",)
+
+    def __init__(self, colors: bool) -> None:
+        self._render = structlog.dev.ConsoleRenderer(colors=colors)
+
+    def __call__(
+        self, logger: WrappedLogger, method: str, event_dict: EventDict
+    ) -> bytes:
+        event_dict.pop("timestamp", None)
+        text = self._render(logger, method, event_dict)
+
+        return f"{text}\n".encode()
+
+
+def _as_text(
+    renderer: Callable[[WrappedLogger, str, EventDict], Any],
+) -> Callable[[WrappedLogger, str, EventDict], str]:
+    """Adapt a bytes renderer to ``ProcessorFormatter``, which wants text."""
+
+    def render(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
+        line: bytes = renderer(logger, method, event_dict)
+        return line.decode().rstrip("\n")
+
+    return render
+
+
+class _Sink:
+    """Where every line ends.
+
+    A stream backed by a file descriptor is written to unbuffered, one write
+    per line, so lines from threads and processes never interleave within a
+    line and nothing waits in a buffer when the process dies. Other streams
+    are written to and flushed under a lock.
+    """
+
+    __slots__ = ("_lock", "_raw", "_stream")
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._raw: io.FileIO | None = None
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            return
+        stream.flush()
+        self._raw = io.FileIO(fd, "wb", closefd=False)
+
+    def write(self, line: bytes) -> None:
+        raw = self._raw
+        if raw is not None:
+            written = raw.write(line) or 0
+            while written < len(line):
+                written += raw.write(memoryview(line)[written:]) or 0
+            return
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
+
+
+class _SinkLogger:
+    """The logger structlog wraps: it writes rendered lines to the sink."""
+
+    __slots__ = ("name", "sink")
+
+    def __init__(self, sink: _Sink, name: str) -> None:
+        self.sink = sink
+        self.name = name
+
+    def msg(self, line: bytes) -> None:
+        self.sink.write(line)
+
+    debug = info = warning = error = critical = exception = msg
+
+
+class _SinkLoggerFactory:
+    __slots__ = ("sink",)
+
+    def __init__(self, sink: _Sink) -> None:
+        self.sink = sink
+
+    def __call__(self, *args: Any) -> _SinkLogger:
+        name = args[0] if args and isinstance(args[0], str) else "app"
+        return _SinkLogger(self.sink, name)
+
+
+class _SinkHandler(logging.Handler):
+    """A stdlib handler that writes formatted records to the sink."""
+
+    def __init__(self, sink: _Sink, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self.sink = sink
+        self.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.sink.write(self.format(record).encode() + b"\n")
+        except Exception:
+            # The stdlib way: report on stderr, never raise into the caller.
+            self.handleError(record)
+
+
+class _AlreadyLogged(logging.Filter):
+    """Drop a server's report of an exception that hiccup has logged already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+
+        return exc is None or not was_logged(exc)
+
+
+def mark_logged(exc: BaseException) -> None:
+    """Note that an exception has had its one error line."""
+    exc.__dict__[_LOGGED] = True
+
+
+def was_logged(exc: BaseException) -> bool:
+    """Whether an exception has had its error line already."""
+    return bool(exc.__dict__.get(_LOGGED, False))
+
+
+class _AccessWriter:
+    """Writes the access line of each request, the one line on the hot path.
+
+    In JSON mode it assembles the line directly, with the fields the shared
+    processors would add, and redacts the fields an app bound to the request
+    (everything else in the line is hiccup's own, validated data); that costs
+    a fraction of a trip through structlog. In console mode, where looks
+    matter more than speed, it logs through structlog.
+    """
+
+    __slots__ = ("_console", "_level", "_redactor", "_sink", "_static")
+
+    def __init__(self, settings: Settings, sink: _Sink | None) -> None:
+        self._sink = sink
+        self._console = settings.console_logs
+        self._level = _LEVELS[settings.log_level]
+        self._redactor = Redactor.from_settings(settings)
+        self._static = {
+            "service": settings.service_name,
+            "version": settings.version,
+            "env": settings.environment,
+        }
+
+    def write(self, level: str, fields: dict[str, object]) -> None:
+        """Write one ``http.request`` line at ``info`` or ``error``."""
+        if _LEVELS[level] < self._level:
+            return
+        sink = self._sink
+        if self._console or sink is None:
+            getattr(get_logger("hiccup.access"), level)("http.request", **fields)
+            return
+        line: dict[str, object] = {
+            "timestamp": add_timestamp.now(),
+            "level": level,
+            "logger": "hiccup.access",
+            "event": "http.request",
+        }
+        context = current()
+        if context is not None:
+            line["request_id"] = context.request_id
+            if context.client_request_id is not None:
+                line["client_request_id"] = context.client_request_id
+            if context.trace_id is not None:
+                line["trace_id"] = context.trace_id
+                line["span_id"] = context.span_id
+            redactor = self._redactor
+            for key, value in context.fields.items():
+                line[key] = redactor.value(key, value, 0)
+        line.update(self._static)
+        line.update(fields)
+        sink.write(orjson.dumps(line, default=repr, option=_JSON_OPTIONS))
+
+
+def _shared_processors(settings: Settings) -> list[Processor]:
+    return [
+        add_request_context,
+        _ServiceFields(settings),
+        _add_logger_name,
+        _add_level,
+        add_timestamp,
+        _foreign_event,
+        _structure_exception,
+        Redactor.from_settings(settings),
+    ]
+
+
+def configure_logging(
+    settings: Settings | None = None, *, stream: BinaryIO | None = None
+) -> None:
+    """Route every log line of the process through hiccup's processors.
+
+    structlog is configured for hiccup's own lines and the app's; the root
+    logger of the standard library gets one handler with the same processors,
+    and uvicorn's loggers hand their records to it. uvicorn's own access log is
+    silenced, since the middleware writes one access line per request.
+
+    Args:
+        settings: where ``log_format``, ``log_level``, the service fields and
+            the redaction list come from.
+        stream: a binary stream for the lines; standard output by default.
+    """
+    settings = settings or Settings()
+    stream = stream or sys.stdout.buffer
+    sink = _Sink(stream)
+    level = _LEVELS[settings.log_level]
+    colors = settings.console_logs and stream.isatty()
+    renderer: Processor = (
+        _ConsoleRenderer(colors) if settings.console_logs else _render_json
+    )
+    shared = _shared_processors(settings)
+
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=_SinkLoggerFactory(sink),
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _as_text(renderer),
+        ],
+        use_get_message=True,
+        pass_foreign_args=False,
+    )
+    global _access_writer  # noqa: PLW0603 - one logging setup per process
+    _access_writer = _AccessWriter(settings, sink)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _SinkHandler)]:
+        root.removeHandler(handler)
+    root.addHandler(_SinkHandler(sink, formatter))
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    error_logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _AlreadyLogged) for f in error_logger.filters):
+        error_logger.addFilter(_AlreadyLogged())
+
+
+def get_logger(name: str) -> Any:
+    """Return a structlog logger whose lines carry ``logger=name``."""
+    return structlog.get_logger(name)
+
+
+_access_writer = _AccessWriter(Settings(), None)
+
+
+def write_access(level: str, fields: dict[str, object]) -> None:
+    """Write the access line of a request through the configured output."""
+    _access_writer.write(level, fields)

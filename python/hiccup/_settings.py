@@ -1,0 +1,98 @@
+"""Settings, read from ``HICCUP_*`` environment variables or passed in code."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_REDACTED_FIELDS", "Settings"]
+
+#: Field names whose values never reach a log line or Sentry, matched without
+#: regard to case, ``-`` or ``_``. ``Settings.redact_fields`` adds to these.
+DEFAULT_REDACTED_FIELDS: tuple[str, ...] = (
+    "access_token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "client_secret",
+    "cookie",
+    "credentials",
+    "id_token",
+    "passwd",
+    "password",
+    "private_key",
+    "proxy_authorization",
+    "refresh_token",
+    "secret",
+    "session",
+    "set_cookie",
+    "token",
+    "x_api_key",
+)
+
+
+class Settings(BaseSettings):
+    """How hiccup behaves; every field can be set as ``HICCUP_<NAME>``.
+
+    For example ``HICCUP_SERVICE_NAME=writer-api`` or
+    ``HICCUP_REDACT_FIELDS='["ssn", "iban"]'``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="HICCUP_", extra="ignore", frozen=True, validate_default=True
+    )
+
+    service_name: str = Field(default="app", min_length=1, max_length=128)
+    """Name of the service in every log line, span and Sentry event."""
+
+    environment: str = Field(default="production", min_length=1, max_length=64)
+    """Deployment environment, such as ``production`` or ``development``."""
+
+    version: str = Field(default="0.0.0", min_length=1, max_length=128)
+    """Version of the app being served (a release tag or commit)."""
+
+    debug: bool = False
+    """Add exception details to error responses. Never on in production."""
+
+    request_id_header: str = Field(default="X-Request-ID", pattern=r"^[A-Za-z0-9-]+$")
+    """Header that carries the request ID, in and out."""
+
+    trust_request_id: bool = True
+    """Accept a well-formed incoming request ID instead of always making one."""
+
+    log_format: Literal["json", "console", "auto"] = "auto"
+    """``json`` lines, a readable ``console`` format, or ``auto``: console
+    when the environment is ``development`` or ``local``, JSON otherwise."""
+
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    """Lowest level written."""
+
+    redact_fields: tuple[str, ...] = ()
+    """Extra field names to redact, beside ``DEFAULT_REDACTED_FIELDS``."""
+
+    redact_emails: bool = True
+    """Replace e-mail addresses in logged strings."""
+
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    """Largest request body accepted, in bytes; larger ones get a 413.
+    0 turns the limit off."""
+
+    @field_validator("redact_fields")
+    @classmethod
+    def _normalize(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(normalize_field_name(v) for v in value)
+
+    @property
+    def console_logs(self) -> bool:
+        """Whether logs are rendered for people rather than machines."""
+        if self.log_format == "auto":
+            return self.environment.lower() in {"development", "dev", "local"}
+
+        return self.log_format == "console"
+
+
+def normalize_field_name(name: str) -> str:
+    """Return a field name lower-cased with ``-`` turned into ``_``."""
+    return name.strip().lower().replace("-", "_")
