@@ -7,6 +7,7 @@ tool from outside Python say loudly what they skip when it is missing; under
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -16,12 +17,15 @@ import nox
 ROOT = Path(__file__).resolve().parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 JS_SDK = ROOT / "js-sdk"
+OPENAPI_APP = ROOT / "python" / "tests" / "openapi_app.py"
+OPENAPI_CHECK = JS_SDK / "test" / "openapi" / "client-check.ts"
+OPENAPI_TYPES = "schema.generated.ts"
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = ON_CI
-nox.options.sessions = ["lint", "contracts", "tests", "js"]
+nox.options.sessions = ["lint", "contracts", "tests", "js", "openapi"]
 
 
 def _group(name: str) -> list[str]:
@@ -50,6 +54,8 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    # Lines there that misuse the API must fail to type-check (see the file).
+    session.run("mypy", "--strict", "python/tests/typecheck")
 
 
 @nox.session
@@ -85,6 +91,59 @@ def js(session: nox.Session) -> None:
         session.run(npm, "ci", "--no-audit", "--no-fund", external=True)
         for script in ("typecheck", "lint", "test", "build"):
             session.run(npm, "run", script, external=True)
+
+
+def _client_check_project(folder: Path) -> Path:
+    """Lay out a TypeScript project in ``folder`` checking the generated types.
+
+    It extends the SDK's strict settings, holds the client check and the types
+    openapi-typescript is about to write beside it, and returns its tsconfig.
+    """
+    shutil.copy(OPENAPI_CHECK, folder / OPENAPI_CHECK.name)
+    (folder / "package.json").write_text('{"type": "module"}\n', encoding="utf-8")
+    tsconfig = {
+        "extends": str(JS_SDK / "tsconfig.json"),
+        "compilerOptions": {"types": [], "skipLibCheck": False},
+        "include": [],
+        "files": [OPENAPI_CHECK.name, OPENAPI_TYPES],
+    }
+    path = folder / "tsconfig.json"
+    path.write_text(json.dumps(tsconfig, indent=2) + "\n", encoding="utf-8")
+
+    return path
+
+
+@nox.session
+def openapi(session: nox.Session) -> None:
+    """Generate TypeScript from a sample app's OpenAPI document, type check a client.
+
+    The sample app is ``python/tests/openapi_app.py``; openapi-typescript turns
+    its document into types, and ``tsc`` checks ``js-sdk/test/openapi`` against
+    them.
+    """
+    _require(session, "node", "the generated client is type checked with Node.js")
+    npm = _require(session, "npm", "openapi-typescript is installed with npm")
+    session.install("-e", ".")
+
+    out = Path(session.create_tmp()).resolve() / "openapi"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    document = out / "openapi.json"
+    session.run("python", str(OPENAPI_APP), str(document))
+    tsconfig = _client_check_project(out)
+
+    npx = (npm, "exec", "--no", "--")
+    with session.chdir(JS_SDK):
+        session.run(npm, "ci", "--no-audit", "--no-fund", external=True)
+        session.run(
+            *npx,
+            "openapi-typescript",
+            document,
+            "-o",
+            out / OPENAPI_TYPES,
+            external=True,
+        )
+        session.run(*npx, "tsc", "-p", tsconfig, external=True)
 
 
 @nox.session

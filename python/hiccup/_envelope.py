@@ -180,7 +180,6 @@ def problem_response(
     outcome: Outcome,
     *,
     request_id: str,
-    request_id_header: bytes,
     accept_language: bytes | None,
     method: str,
     trace_id: str | None = None,
@@ -188,7 +187,8 @@ def problem_response(
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Return the status, raw headers and body bytes of an error response.
 
-    HEAD requests, 204 and 304 get the headers without a body.
+    HEAD requests, 204 and 304 get the headers without a body. The request-ID
+    header is not among them: the middleware adds it to every response.
     """
     locale = negotiate(accept_language)
     body = problem_body(
@@ -205,7 +205,6 @@ def problem_response(
         (b"cache-control", b"no-store"),
         (b"content-language", locale.encode()),
         (b"vary", b"Accept-Language"),
-        (request_id_header, request_id.encode()),
     ]
     retry = body["retry"]
     assert isinstance(retry, dict)

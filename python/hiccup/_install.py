@@ -33,16 +33,17 @@ class InstallError(HiccupError, RuntimeError):
 
 
 def _handler(settings: Settings) -> Callable[[Request, Exception], Awaitable[Response]]:
-    header = settings.request_id_header.encode("latin-1")
+    header = settings.request_id_header.lower().encode("latin-1")
 
     async def answer(request: Request, exc: Exception) -> Response:
         exchange: Exchange | None = request.scope.get(STATE_KEY)
-        outcome = outcome_for_exception(
-            exc,
-            content_type=request.headers.get("content-type", "").encode("latin-1")
-            or None,
-            debug=settings.debug,
-        )
+        if exchange is not None:
+            outcome = exchange.outcome_of(exc, debug=settings.debug)
+        else:
+            content_type = request.headers.get("content-type", "").encode("latin-1")
+            outcome = outcome_for_exception(
+                exc, content_type=content_type or None, debug=settings.debug
+            )
         if exchange is None:
             # Served without the outer middleware (a sub-app mounted elsewhere):
             # still an envelope, with a request ID of its own.
@@ -56,12 +57,13 @@ def _handler(settings: Settings) -> Callable[[Request, Exception], Awaitable[Res
         status, headers, body = problem_response(
             outcome,
             request_id=request_id,
-            request_id_header=header,
             accept_language=accept,
             method=request.method,
             trace_id=trace_id,
             client_request_id=client_id,
         )
+        if exchange is None:
+            headers.append((header, request_id.encode()))
         response = Response(content=body, status_code=status)
         response.raw_headers = headers
 

@@ -64,7 +64,8 @@ _TRUSTED_KEYS = frozenset(
     }
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_CREDENTIAL = re.compile(r"\b(Bearer|Basic|Token)\s+[\w\-.~+/=:]+", re.IGNORECASE)
+# Authorization schemes as headers write them; "token" in prose is left alone.
+_CREDENTIAL = re.compile(r"\b(Bearer|bearer|Basic|Token)\s+[\w\-.~+/=:]+")
 _LOGGED = "_hiccup_logged"
 _MAX_DEPTH = 6
 _MAX_FRAMES = 30
@@ -264,7 +265,7 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """Return a string with credentials and e-mail addresses replaced."""
-        if "Bearer" in value or "Basic" in value or "oken" in value:
+        if "earer" in value or "Basic" in value or "Token" in value:
             value = _CREDENTIAL.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
         if self.emails and "@" in value:
             value = _EMAIL.sub(REDACTED, value)

@@ -207,7 +207,14 @@ def outcome_for_exception(
             detail=detail,
             headers=tuple((exc.headers or {}).items()),
         )
-    details = exception_fields(exc) if debug else None
+    details = None
+    if debug:
+        fields = exception_fields(exc)
+        details = {
+            "exception_type": fields["type"],
+            "exception_message": fields["message"],
+            "frames": fields["frames"],
+        }
     if isinstance(exc, TimeoutError):
         return Outcome(status=504, code=Code.SERVER_TIMEOUT, debug=details)
 

@@ -63,6 +63,7 @@ class Exchange:
         "sse",
         "started",
         "status",
+        "too_large",
         "traceparent",
     )
 
@@ -95,6 +96,7 @@ class Exchange:
         self.complete = False
         self.sse = False
         self.disconnected = False
+        self.too_large = False
         self.status = 0
         self.error_code: str | None = None
         self.error_status = 0
@@ -105,6 +107,16 @@ class Exchange:
     def request_id(self) -> str:
         """The ID of the request, as sent back in the response."""
         return self.context.request_id
+
+    def outcome_of(self, exc: BaseException, *, debug: bool) -> Outcome:
+        """Return what an exception raised while serving this request answers."""
+        if self.too_large:
+            # Frameworks turn a failed body read into a 400 of their own.
+            return outcome_for_status(413)
+
+        return outcome_for_exception(
+            _unwrap(exc), content_type=self.content_type, debug=debug
+        )
 
     def record(self, exc: BaseException, outcome: Outcome) -> None:
         """Remember the failure of the request, keeping the first one seen."""
@@ -122,7 +134,6 @@ async def send_problem(
     send: Send,
     exchange: Exchange,
     outcome: Outcome,
-    request_id_header: bytes,
     *,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
@@ -131,7 +142,6 @@ async def send_problem(
     status, headers, body = problem_response(
         outcome,
         request_id=context.request_id,
-        request_id_header=request_id_header,
         accept_language=exchange.accept_language,
         method=exchange.method,
         trace_id=context.trace_id,
@@ -157,7 +167,7 @@ class HiccupMiddleware:
         self.app = app
         self.settings = settings or Settings()
         self.header = self.settings.request_id_header.lower().encode("latin-1")
-        self.out_header = self.settings.request_id_header.encode("latin-1")
+        self.out_header = self.settings.request_id_header.lower().encode("latin-1")
         self.limit = self.settings.max_body_bytes
         self.trust = self.settings.trust_request_id
         self.error_log = get_logger("hiccup.error")
@@ -203,14 +213,10 @@ class HiccupMiddleware:
         declared = exchange.content_length
         if declared is not None:
             if not declared.isdigit():
-                await send_problem(
-                    send, exchange, outcome_for_status(400), self.out_header
-                )
+                await send_problem(send, exchange, outcome_for_status(400))
                 return
             if int(declared) > self.limit:
-                await send_problem(
-                    send, exchange, outcome_for_status(413), self.out_header
-                )
+                await send_problem(send, exchange, outcome_for_status(413))
                 return
             # The server holds the body to its declared length.
             await self.app(scope, receive, send)
@@ -223,6 +229,7 @@ class HiccupMiddleware:
             if message["type"] == "http.request":
                 remaining -= len(message.get("body", b""))
                 if remaining < 0:
+                    exchange.too_large = True
                     raise _BodyTooLarge
             return message
 
@@ -242,11 +249,7 @@ class HiccupMiddleware:
                         kept, replaced = replaced, None
                         outcome = outcome_for_status(exchange.status)
                         await send_problem(
-                            tracking,
-                            exchange,
-                            outcome,
-                            self.out_header,
-                            extra_headers=kept,
+                            tracking, exchange, outcome, extra_headers=kept
                         )
                     return
                 if not message.get("more_body", False):
@@ -280,16 +283,11 @@ class HiccupMiddleware:
         self, exc: Exception, exchange: Exchange, tracked: Send, send: Send
     ) -> bool:
         """Answer an exception if the response allows; return whether to raise it."""
-        if isinstance(exc, _BodyTooLarge):
-            outcome = outcome_for_status(413)
-        else:
-            outcome = outcome_for_exception(
-                exc, content_type=exchange.content_type, debug=self.settings.debug
-            )
-        exchange.record(exc, outcome)
+        outcome = exchange.outcome_of(exc, debug=self.settings.debug)
+        exchange.record(_unwrap(exc), outcome)
         try:
             if not exchange.started:
-                await send_problem(tracked, exchange, outcome, self.out_header)
+                await send_problem(tracked, exchange, outcome)
             elif not exchange.complete and exchange.sse:
                 await self._send_sse_error(send, exchange, outcome)
         except OSError:
@@ -362,7 +360,6 @@ class ErrorResponder:
     def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
         self.app = app
         self.settings = settings or Settings()
-        self.out_header = self.settings.request_id_header.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -371,11 +368,27 @@ class ErrorResponder:
             exchange: Exchange | None = scope.get(STATE_KEY)
             if exchange is None or exchange.started or scope["type"] != "http":
                 raise
-            outcome = outcome_for_exception(
-                exc, content_type=exchange.content_type, debug=self.settings.debug
-            )
+            outcome = exchange.outcome_of(exc, debug=self.settings.debug)
             exchange.record(exc, outcome)
-            await send_problem(send, exchange, outcome, self.out_header)
+            await send_problem(send, exchange, outcome)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """Return the exception Starlette re-raised as a RuntimeError, if it did.
+
+    An exception with a handler that is raised after the response started
+    cannot be handled; Starlette raises a RuntimeError from it instead, and
+    the original says better what went wrong.
+    """
+    cause = exc.__cause__
+    if (
+        type(exc) is RuntimeError
+        and cause is not None
+        and "already started" in str(exc)
+    ):
+        return cause
+
+    return exc
 
 
 def _keep(name: bytes) -> bool:

@@ -21,6 +21,8 @@ _MEDIA_TYPE = "application/problem+json"
 _REF = f"#/components/schemas/{PROBLEM_SCHEMA}"
 #: Schemas FastAPI adds for its own 422 body, replaced by the envelope.
 _FASTAPI_422 = ("HTTPValidationError", "ValidationError")
+#: Keywords that may stand beside a $ref without changing what it means.
+_BESIDE_REF = frozenset({"$ref", "description", "$comment"})
 
 
 def _component_name(definition: str) -> str:
@@ -33,6 +35,10 @@ def _rewrite_refs(node: Any) -> Any:
         ref = out.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
             out["$ref"] = "#/components/schemas/" + _component_name(ref[8:])
+        if "$ref" in out and set(out) - _BESIDE_REF:
+            # Code generators read a $ref alone and drop what stands beside
+            # it; under allOf both parts count.
+            out["allOf"] = [{"$ref": out.pop("$ref")}, *out.get("allOf", [])]
         return out
     if isinstance(node, list):
         return [_rewrite_refs(v) for v in node]
@@ -68,6 +74,8 @@ def _example(code: str) -> dict[str, Any]:
         "request_id": "0195f3c2-7a4e-7b61-9d0c-3e8f2a6b1c47",
         "retry": {"auto": spec.retry.auto, "user": spec.retry.user},
     }
+    if spec.retry.after_ms is not None:
+        example["retry"]["after_ms"] = spec.retry.after_ms
     if spec.params:
         example["params"] = {name: p.example for name, p in spec.params.items()}
 

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from servers import Server, uvicorn_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Serve ``served_app`` under uvicorn for the tests of one module."""
+    output = tmp_path_factory.mktemp("server") / "output.jsonl"
+    with uvicorn_server("served_app:create", output) as running:
+        yield running

@@ -1,0 +1,105 @@
+"""Real servers for the tests: uvicorn on a free loopback port, stopped by PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SERVED_APPS = Path(__file__).parent / "server"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A uvicorn process serving ``served_app`` on loopback."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    output: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def lines(self) -> list[dict[str, Any]]:
+        """Every JSON line the server wrote so far."""
+        text = self.output.read_text(encoding="utf-8", errors="replace")
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    def raw_output(self) -> str:
+        return self.output.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, predicate: Any, timeout: float = 10) -> list[dict[str, Any]]:
+        """Wait until the lines satisfy ``predicate``; return them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.lines()
+            if predicate(lines) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
+
+def _wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"uvicorn did not listen on {port} within 20 s")
+
+
+@contextmanager
+def uvicorn_server(app: str, output: Path) -> Iterator[Server]:
+    """Run ``uvicorn --factory app`` on loopback until the block ends."""
+    port = free_port()
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--factory",
+                "--app-dir",
+                str(SERVED_APPS),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--timeout-graceful-shutdown",
+                "2",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        _wait_until_listening(port, process)
+        yield Server(process, port, output)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
