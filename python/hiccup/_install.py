@@ -39,30 +39,22 @@ def _handler(settings: Settings) -> Callable[[Request, Exception], Awaitable[Res
         exchange: Exchange | None = request.scope.get(STATE_KEY)
         if exchange is not None:
             outcome = exchange.outcome_of(exc, debug=settings.debug)
+            exchange.record(exc, outcome)
+            status, headers, body = exchange.problem(outcome)
         else:
+            # Served without the outer middleware (a sub-app mounted in an app
+            # without hiccup): still an envelope, with a request ID of its own.
             content_type = request.headers.get("content-type", "").encode("latin-1")
             outcome = outcome_for_exception(
                 exc, content_type=content_type or None, debug=settings.debug
             )
-        if exchange is None:
-            # Served without the outer middleware (a sub-app mounted elsewhere):
-            # still an envelope, with a request ID of its own.
-            request_id, accept, trace_id, client_id = new_request_id(), None, None, None
-        else:
-            exchange.record(exc, outcome)
-            request_id = exchange.request_id
-            accept = exchange.accept_language
-            trace_id = exchange.context.trace_id
-            client_id = exchange.context.client_request_id
-        status, headers, body = problem_response(
-            outcome,
-            request_id=request_id,
-            accept_language=accept,
-            method=request.method,
-            trace_id=trace_id,
-            client_request_id=client_id,
-        )
-        if exchange is None:
+            request_id = new_request_id()
+            status, headers, body = problem_response(
+                outcome,
+                request_id=request_id,
+                accept_language=None,
+                method=request.method,
+            )
             headers.append((header, request_id.encode()))
         response = Response(content=body, status_code=status)
         response.raw_headers = headers

@@ -118,6 +118,19 @@ class Exchange:
             _unwrap(exc), content_type=self.content_type, debug=debug
         )
 
+    def problem(self, outcome: Outcome) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Return the status, headers and body of this request's envelope."""
+        context = self.context
+
+        return problem_response(
+            outcome,
+            request_id=context.request_id,
+            accept_language=self.accept_language,
+            method=self.method,
+            trace_id=context.trace_id,
+            client_request_id=context.client_request_id,
+        )
+
     def record(self, exc: BaseException, outcome: Outcome) -> None:
         """Remember the failure of the request, keeping the first one seen."""
         if self.exception is None:
@@ -138,15 +151,7 @@ async def send_problem(
     extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """Send the error response of an outcome."""
-    context = exchange.context
-    status, headers, body = problem_response(
-        outcome,
-        request_id=context.request_id,
-        accept_language=exchange.accept_language,
-        method=exchange.method,
-        trace_id=context.trace_id,
-        client_request_id=context.client_request_id,
-    )
+    status, headers, body = exchange.problem(outcome)
     if extra_headers:
         taken = {name for name, _ in headers}
         headers.extend(h for h in extra_headers if h[0] not in taken)

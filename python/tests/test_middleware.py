@@ -752,3 +752,28 @@ def test_plain_asgi_app_gets_ids_and_envelopes(logs: LogCapture) -> None:
         "http.exception",
         "http.request",
     ]
+
+
+class Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("cannot render")
+
+
+def test_renderer_failure_never_breaks_the_response(
+    logs: LogCapture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = FastAPI()
+
+    @app.get("/odd")
+    async def odd() -> dict[str, bool]:
+        context.bind(odd=Unprintable())
+        return {"ok": True}
+
+    hiccup.install(app)
+    hiccup.configure_logging(hiccup.Settings(), stream=logs.stream)
+
+    sent = get(app, "/odd")
+
+    assert (sent.status, sent.json()) == (200, {"ok": True})
+    assert logs.lines == []
+    assert "hiccup: could not write a log line" in capsys.readouterr().err
