@@ -147,6 +147,21 @@ def openapi(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Measure what hiccup costs per request, beside bare FastAPI and the usual stack.
+
+    A benchmark, not a check, so not in the default run. Arguments go to it:
+    ``nox -s bench -- --quick`` or ``nox -s bench -- --mode inprocess``.
+    """
+    session.install("-e", ".", *_group("bench"))
+    # The bench package lives at the root, beside the distribution, not in it.
+    session.chdir(ROOT)
+    session.run(
+        "python", "-m", "bench", *session.posargs, env={"PYTHONPATH": str(ROOT)}
+    )
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """Serve the demo app on http://127.0.0.1:8000."""
     session.install("-e", ".", "uvicorn>=0.32")

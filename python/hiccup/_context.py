@@ -10,22 +10,37 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 
 from ._ids import new_request_id
 
 __all__ = ["RequestContext", "current", "request_scope"]
 
 
-@dataclass(slots=True)
 class RequestContext:
-    """What hiccup knows about the request being served."""
+    """What hiccup knows about the request being served.
 
-    request_id: str
-    client_request_id: str | None = None
-    trace_id: str | None = None
-    span_id: str | None = None
-    fields: dict[str, object] = field(default_factory=dict)
+    ``fields`` stays None until something is bound: most requests bind
+    nothing, and this object is made for every one of them.
+    """
+
+    __slots__ = ("client_request_id", "fields", "request_id", "span_id", "trace_id")
+
+    def __init__(
+        self,
+        request_id: str,
+        client_request_id: str | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        fields: dict[str, object] | None = None,
+    ) -> None:
+        self.request_id = request_id
+        self.client_request_id = client_request_id
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.fields = fields
+
+    def __repr__(self) -> str:
+        return f"RequestContext(request_id={self.request_id!r})"
 
 
 _current: ContextVar[RequestContext | None] = ContextVar(
@@ -57,7 +72,7 @@ def request_scope(
         client_request_id,
         trace_id,
         span_id,
-        dict(fields),
+        dict(fields) or None,
     )
     token = _current.set(context)
     try:

@@ -22,7 +22,7 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from ._context import current
+from ._context import RequestContext, current
 from ._settings import DEFAULT_REDACTED_FIELDS, Settings, normalize_field_name
 
 __all__ = [
@@ -93,8 +93,9 @@ def add_request_context(
     if context.trace_id is not None:
         event_dict.setdefault("trace_id", context.trace_id)
         event_dict.setdefault("span_id", context.span_id)
-    for key, value in context.fields.items():
-        event_dict.setdefault(key, value)
+    if context.fields:
+        for key, value in context.fields.items():
+            event_dict.setdefault(key, value)
 
     return event_dict
 
@@ -110,13 +111,12 @@ class _Clock:
 
     def now(self) -> str:
         """Return the current time as an RFC 3339 UTC timestamp."""
-        now = time.time()
-        second = int(now)
+        second, nanos = divmod(time.time_ns(), 1_000_000_000)
         if second != self._second:
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
 
-        return "%s.%06dZ" % (self._prefix, (now - second) * 1e6)  # noqa: UP031 - fastest
+        return f"{self._prefix}.{nanos // 1000:06d}Z"
 
     def __call__(
         self, logger: WrappedLogger, method: str, event_dict: EventDict
@@ -446,34 +446,70 @@ class _AccessWriter:
             "env": settings.environment,
         }
 
-    def write(self, level: str, fields: dict[str, object]) -> None:
-        """Write one ``http.request`` line at ``info`` or ``error``."""
+    def write(  # noqa: PLR0917 - positional: this runs once per request
+        self,
+        context: RequestContext,
+        method: str,
+        status: int,
+        duration_ms: float,
+        route: str | None,
+        error_code: str | None,
+    ) -> None:
+        """Write the ``http.request`` line of a request."""
+        level = "error" if status >= 500 else "info"
         if _LEVELS[level] < self._level:
             return
         sink = self._sink
         if self._console or sink is None:
-            getattr(get_logger("hiccup.access"), level)("http.request", **fields)
+            self._through_structlog(
+                level, method, status, duration_ms, route, error_code
+            )
             return
         line: dict[str, object] = {
             "timestamp": add_timestamp.now(),
             "level": level,
             "logger": "hiccup.access",
             "event": "http.request",
+            "request_id": context.request_id,
         }
-        context = current()
-        if context is not None:
-            line["request_id"] = context.request_id
-            if context.client_request_id is not None:
-                line["client_request_id"] = context.client_request_id
-            if context.trace_id is not None:
-                line["trace_id"] = context.trace_id
-                line["span_id"] = context.span_id
+        if context.client_request_id is not None:
+            line["client_request_id"] = context.client_request_id
+        if context.trace_id is not None:
+            line["trace_id"] = context.trace_id
+            line["span_id"] = context.span_id
+        if context.fields:
             redactor = self._redactor
             for key, value in context.fields.items():
                 line[key] = redactor.value(key, value, 0)
         line.update(self._static)
-        line.update(fields)
+        line["http.request.method"] = method
+        line["http.response.status_code"] = status
+        line["duration_ms"] = duration_ms
+        if route is not None:
+            line["http.route"] = route
+        if error_code is not None:
+            line["error.code"] = error_code
         sink.write(orjson.dumps(line, default=repr, option=_JSON_OPTIONS))
+
+    def _through_structlog(  # noqa: PLR0917 - mirrors write()
+        self,
+        level: str,
+        method: str,
+        status: int,
+        duration_ms: float,
+        route: str | None,
+        error_code: str | None,
+    ) -> None:
+        fields: dict[str, object] = {
+            "http.request.method": method,
+            "http.response.status_code": status,
+            "duration_ms": duration_ms,
+        }
+        if route is not None:
+            fields["http.route"] = route
+        if error_code is not None:
+            fields["error.code"] = error_code
+        getattr(get_logger("hiccup.access"), level)("http.request", **fields)
 
 
 def _shared_processors(settings: Settings) -> list[Processor]:
@@ -554,6 +590,16 @@ def get_logger(name: str) -> Any:
 _access_writer = _AccessWriter(Settings(), None)
 
 
-def write_access(level: str, fields: dict[str, object]) -> None:
-    """Write the access line of a request through the configured output."""
-    _access_writer.write(level, fields)
+def write_access(  # noqa: PLR0917 - positional: this runs once per request
+    context: RequestContext,
+    method: str,
+    status: int,
+    duration_ms: float,
+    route: str | None = None,
+    error_code: str | None = None,
+) -> None:
+    """Write the access line of a request through the configured output.
+
+    Lines at ``error`` for a status of 500 or more, ``info`` otherwise.
+    """
+    _access_writer.write(context, method, status, duration_ms, route, error_code)

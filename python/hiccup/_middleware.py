@@ -27,6 +27,18 @@ __all__ = [
 STATE_KEY = "hiccup.exchange"
 
 _SSE = b"text/event-stream"
+#: The request headers the middleware reads; every other one is skipped with
+#: a single set lookup.
+_READ = frozenset(
+    {
+        b"traceparent",
+        b"accept-language",
+        b"content-type",
+        b"content-length",
+        b"transfer-encoding",
+        b"origin",
+    }
+)
 _EXPOSED = b"X-Request-ID, Retry-After, X-Should-Retry"
 #: Headers of a replaced plain-text error response that stay on the envelope.
 _KEPT_HEADERS = frozenset(
@@ -79,18 +91,19 @@ class Exchange:
         for name, value in scope["headers"]:
             if name == request_id_header:
                 self.request_ids.append(value)
-            elif name == b"traceparent":
-                self.traceparent = value
-            elif name == b"accept-language":
-                self.accept_language = value
-            elif name == b"content-type":
-                self.content_type = value
-            elif name == b"content-length":
-                self.content_length = value
-            elif name == b"transfer-encoding":
-                self.chunked = b"chunked" in value.lower()
-            elif name == b"origin":
-                self.origin = True
+            elif name in _READ:
+                if name == b"traceparent":
+                    self.traceparent = value
+                elif name == b"accept-language":
+                    self.accept_language = value
+                elif name == b"content-type":
+                    self.content_type = value
+                elif name == b"content-length":
+                    self.content_length = value
+                elif name == b"transfer-encoding":
+                    self.chunked = b"chunked" in value.lower()
+                else:
+                    self.origin = True
         self.context: RequestContext
         self.started = False
         self.complete = False
@@ -334,22 +347,20 @@ class HiccupMiddleware:
 
     def _log_access(self, scope: Scope, exchange: Exchange, started_at: float) -> None:
         try:
-            status = exchange.status or (499 if exchange.disconnected else 500)
-            fields: dict[str, object] = {
-                "http.request.method": exchange.method,
-                "http.response.status_code": status,
-                "duration_ms": round((time.perf_counter() - started_at) * 1000, 3),
-            }
             route = scope.get("route")
+            template = None
             if route is not None:
-                template = getattr(route, "path_format", None) or getattr(
-                    route, "path", None
-                )
-                if template:
-                    fields["http.route"] = scope.get("root_path", "") + template
-            if exchange.error_code:
-                fields["error.code"] = exchange.error_code
-            write_access("error" if status >= 500 else "info", fields)
+                path = getattr(route, "path_format", None) or getattr(route, "path", "")
+                template = scope.get("root_path", "") + path if path else None
+            write_access(
+                exchange.context,
+                exchange.method,
+                exchange.status or (499 if exchange.disconnected else 500),
+                # Whole microseconds, as milliseconds: cheaper than round().
+                int((time.perf_counter() - started_at) * 1_000_000) / 1000,
+                template,
+                exchange.error_code,
+            )
         except Exception:  # hiccup's logging never breaks a response
             _report_own_failure()
 

@@ -60,13 +60,15 @@ def bind(**values: object) -> None:
             "hiccup.context.bind() was called outside a request; wrap the work "
             "in hiccup.context.request_scope() to give it one"
         )
+    if context.fields is None:
+        context.fields = {}
     context.fields.update(values)
 
 
 def unbind(*names: str) -> None:
     """Remove bound fields; names that are not bound are ignored."""
     context = current()
-    if context is not None:
+    if context is not None and context.fields is not None:
         for name in names:
             context.fields.pop(name, None)
 
@@ -75,4 +77,4 @@ def fields() -> Mapping[str, object]:
     """Return a read-only view of the fields bound to the current request."""
     context = current()
 
-    return MappingProxyType(context.fields if context else {})
+    return MappingProxyType((context.fields if context else None) or {})

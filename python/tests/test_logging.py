@@ -107,7 +107,7 @@ def test_level_setting_filters_lines(
 
     hiccup.get_logger("x").info("quiet")
     logging.getLogger("y").info("quiet too")
-    write_access("info", {"http.response.status_code": 200})
+    write_access(context.RequestContext("r"), "GET", 200, 1.5)
     hiccup.get_logger("x").warning("loud")
 
     assert [line["event"] for line in logs.lines] == ["loud"]
@@ -119,12 +119,13 @@ def test_console_format_is_for_people(
     logs = make_logs(hiccup.Settings(environment="development"))
 
     hiccup.get_logger("x").info("draft.saved", words=3)
-    write_access("info", {"http.response.status_code": 200})
+    write_access(context.RequestContext("r"), "GET", 200, 1.5, "/drafts", None)
 
     text = logs.stream.getvalue().decode()
     assert "draft.saved" in text
     assert "words=3" in text
     assert "http.request" in text
+    assert "/drafts" in text
     assert not text.lstrip().startswith("{")
 
 

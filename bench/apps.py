@@ -1,0 +1,212 @@
+"""The apps the benchmark compares, each built by a factory uvicorn can call.
+
+Every variant serves the same three routes (``ROUTES``) and logs to the same
+sink, ``os.devnull``, so the variants that log pay for rendering each line
+and for the write, but the terminal stays quiet.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+import orjson
+import structlog
+from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import RequestResponseEndpoint
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import hiccup
+
+__all__ = [
+    "BASELINE",
+    "ROUTES",
+    "VARIANTS",
+    "devnull",
+    "make_fastapi",
+    "make_hiccup",
+    "make_raw",
+    "make_stacked",
+]
+
+#: Every route of every variant, with the status each must answer with.
+ROUTES: dict[str, int] = {"/json": 200, "/missing": 404, "/boom": 500}
+#: The variant the others are compared with.
+BASELINE = "fastapi"
+
+_JSON = b"application/json"
+_RAW_ANSWERS: dict[str, tuple[int, bytes, bytes]] = {
+    "/json": (200, _JSON, b'{"hello":"world"}'),
+    "/boom": (500, b"text/plain; charset=utf-8", b"Internal Server Error"),
+}
+_RAW_NOT_FOUND = (404, _JSON, b'{"detail":"Not Found"}')
+
+
+@functools.cache
+def devnull() -> BinaryIO:
+    """Return the sink every variant logs to, opened once per process.
+
+    It is never closed: hiccup writes to its file descriptor directly, and a
+    closed descriptor could be reused by another file.
+    """
+    return open(os.devnull, "wb")
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _raw(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    status, content_type, body = _RAW_ANSWERS.get(scope["path"], _RAW_NOT_FOUND)
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", b"%d" % len(body)),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def make_raw() -> ASGIApp:
+    """Return a bare ASGI callable with fixed answers: the floor of the chart."""
+    return _raw
+
+
+def make_fastapi() -> FastAPI:
+    """Return a FastAPI app with the three routes and nothing else."""
+    app = FastAPI()
+
+    @app.get("/json")
+    async def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    @app.get("/missing")
+    async def missing() -> None:
+        raise HTTPException(status_code=404)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    return app
+
+
+def make_hiccup() -> FastAPI:
+    """Return the FastAPI app with hiccup installed, logging JSON to the sink."""
+    # The format and level are pinned so that HICCUP_* variables in the
+    # environment cannot change what is measured.
+    settings = hiccup.Settings(
+        service_name="bench", log_format="json", log_level="info"
+    )
+    app = hiccup.install(make_fastapi(), settings)
+    # install() sends the lines to standard output; send them to the sink.
+    hiccup.configure_logging(settings, stream=devnull())
+
+    return app
+
+
+def _access_logger() -> Any:
+    """Return a structlog logger set up as the usual JSON recipe has it.
+
+    The processors are those a typical ``structlog.configure`` call lists. They
+    are bound to this logger alone because the benchmark builds every variant
+    in one process, where a global configuration would replace hiccup's; the
+    cached logger costs the same per line as a globally configured one.
+    """
+    return structlog.wrap_logger(
+        structlog.BytesLogger(devnull()),
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        cache_logger_on_first_use=True,
+    )
+
+
+def _add_access_log(app: FastAPI) -> None:
+    log = _access_logger()
+
+    @app.middleware("http")
+    async def log_request(
+        request: Request, call_next: RequestResponseEndpoint
+    ) -> Response:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=correlation_id.get())
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+        except Exception:
+            log.exception("unhandled_exception")
+            raise
+        finally:
+            log.info(
+                "request",
+                method=request.method,
+                path=request.url.path,
+                status_code=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+
+        return response
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        body = {"detail": exc.detail, "request_id": correlation_id.get()}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unhandled_error(request: Request, exc: Exception) -> Response:
+        # This handler runs outside every middleware, the request ID one
+        # included, so the header has to be set here.
+        request_id = correlation_id.get()
+        body = {"detail": "Internal Server Error", "request_id": request_id}
+        headers = {"X-Request-ID": request_id or ""}
+        return JSONResponse(body, status_code=500, headers=headers)
+
+
+def make_stacked() -> FastAPI:
+    """Return the FastAPI app with what is usually stacked for the same features.
+
+    That is asgi-correlation-id for the request ID, an HTTP middleware that
+    binds it with structlog and writes one JSON access line per request, and
+    exception handlers that put the request ID in a JSON error body.
+    """
+    app = make_fastapi()
+    _add_access_log(app)
+    # Added last, so outermost: the access log middleware sees its ID.
+    app.add_middleware(CorrelationIdMiddleware)
+    _add_error_handlers(app)
+
+    return app
+
+
+#: Each variant's factory, in the order of every table.
+VARIANTS: dict[str, Callable[[], ASGIApp]] = {
+    "raw": make_raw,
+    "fastapi": make_fastapi,
+    "hiccup": make_hiccup,
+    "stacked": make_stacked,
+}

@@ -1,0 +1,220 @@
+"""``python -m bench``: what hiccup costs per request, beside the alternatives.
+
+    python -m bench [--rounds R] [--requests N] [--seconds S]
+                    [--mode inprocess|loopback|both] [--quick] [--json PATH]
+
+The variants take turns within each round (in process, slice by slice), and
+the tables show medians over the rounds, so that a burst of load from a
+neighbour on a shared machine spreads over all of them instead of landing on
+one. Compare the ratios of one run: absolute numbers from different runs or
+machines do not compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from . import inprocess, loopback, report
+from .apps import ROUTES, VARIANTS
+
+__all__ = ["main"]
+
+DEFAULT_ROUNDS = 3
+DEFAULT_REQUESTS = 5000
+DEFAULT_SECONDS = 3
+DEFAULTS = {
+    "rounds": DEFAULT_ROUNDS,
+    "requests": DEFAULT_REQUESTS,
+    "seconds": DEFAULT_SECONDS,
+}
+#: What ``--quick`` sets, where no option says otherwise: a run of seconds.
+QUICK = {"rounds": 1, "requests": 50, "seconds": 1}
+_MAX_WARMUP = 500
+_ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+_PACKAGES = ("fastapi", "starlette", "uvicorn", "structlog", "asgi-correlation-id")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number, not {text!r}"
+        )
+
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Measure hiccup against bare FastAPI and the usual stack.",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive,
+        help=f"samples per variant and route (default {DEFAULT_ROUNDS})",
+    )
+    parser.add_argument(
+        "--requests",
+        type=_positive,
+        help=f"requests per in-process sample (default {DEFAULT_REQUESTS})",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=_positive,
+        help=f"seconds per loopback sample (default {DEFAULT_SECONDS})",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("inprocess", "loopback", "both"),
+        default="both",
+        help="calls in process, requests over loopback, or both (default both)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny run that checks the benchmark works",
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write the results as JSON here"
+    )
+
+    return parser
+
+
+def _options(argv: Sequence[str] | None) -> argparse.Namespace:
+    options = _parser().parse_args(argv)
+    defaults = QUICK if options.quick else DEFAULTS
+    for name, value in defaults.items():
+        if getattr(options, name) is None:
+            setattr(options, name, value)
+
+    return options
+
+
+def _environment() -> dict[str, object]:
+    found: dict[str, object] = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "server": " ".join(loopback.server_options()),
+    }
+    for package in _PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+
+    return found
+
+
+def _banner(text: str) -> None:
+    print("=" * 72)
+    print(text)
+    print("=" * 72)
+
+
+def _run_inprocess(options: argparse.Namespace, results: dict[str, object]) -> int:
+    """Print the in-process table and keep its results; return the mismatches."""
+    warmup = min(options.requests, _MAX_WARMUP)
+    rows = inprocess.run(options.rounds, options.requests, warmup)
+    print(
+        f"in-process: {options.rounds} round(s) of {options.requests} requests per"
+        f" variant and route, in {inprocess.SLICES} interleaved slices;"
+        " median µs per request (lower is better)"
+    )
+    print(report.inprocess_table(rows))
+    print()
+    results["inprocess"] = report.inprocess_json(rows)
+    _summary(results).extend(
+        report.summary_lines("in-process", report.inprocess_costs(rows))
+    )
+
+    return sum(row.mismatches for row in rows)
+
+
+def _run_loopback(
+    options: argparse.Namespace, wrk: str, results: dict[str, object]
+) -> int:
+    """Print the loopback table and keep its results; return the mismatches."""
+    rows = loopback.run(wrk, options.rounds, options.seconds)
+    print(
+        f"loopback: uvicorn {' '.join(loopback.server_options())}, one worker;"
+        f" wrk -t1 -c{loopback.CONNECTIONS} -d{options.seconds}s;"
+        f" {options.rounds} round(s), medians (req/s: higher is better)"
+    )
+    print(report.loopback_table(rows))
+    print()
+    results["loopback"] = report.loopback_json(rows)
+    _summary(results).extend(
+        report.summary_lines("loopback", report.loopback_costs(rows))
+    )
+
+    return sum(row.mismatches for row in rows)
+
+
+def _summary(results: dict[str, object]) -> list[str]:
+    lines = results.setdefault("summary", [])
+    assert isinstance(lines, list)
+
+    return lines
+
+
+def _start(options: argparse.Namespace) -> dict[str, object]:
+    """Print what is measured, and on what; return the results' first keys."""
+    environment = _environment()
+    print(f"variants: {', '.join(VARIANTS)}; routes: {', '.join(ROUTES)}")
+    print(", ".join(f"{name} {value}" for name, value in environment.items()))
+    print()
+
+    return {
+        "environment": environment,
+        "options": {
+            "mode": options.mode,
+            "rounds": options.rounds,
+            "requests": options.requests,
+            "seconds": options.seconds,
+        },
+        "summary": [],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its tables; return the exit status.
+
+    The status is 1 when a variant answered a route with another status than
+    the one in ``ROUTES``, which would make its timings meaningless, and when
+    wrk is missing under ``CI=true``.
+    """
+    options = _options(argv)
+    wrk = loopback.wrk_path()
+    if options.mode != "inprocess" and wrk is None and _ON_CI:
+        _banner("FAILED bench: wrk not found; the loopback mode needs it (CI=true)")
+        return 1
+
+    results = _start(options)
+    mismatches = 0
+    if options.mode != "loopback":
+        mismatches += _run_inprocess(options, results)
+    if options.mode != "inprocess":
+        if wrk is None:
+            _banner("SKIPPED loopback: wrk not found (on Debian: apt-get install wrk)")
+            results["loopback"] = {"skipped": "wrk not found"}
+        else:
+            mismatches += _run_loopback(options, wrk, results)
+
+    for line in _summary(results):
+        print(line)
+    if options.json is not None:
+        options.json.write_text(json.dumps(results, indent=2) + "\n")
+    if mismatches:
+        _banner(f"FAILED bench: {mismatches} response(s) had an unexpected status")
+        return 1
+
+    return 0

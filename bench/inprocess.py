@@ -1,0 +1,216 @@
+"""Call each app directly, the way a server would, on one asyncio loop.
+
+No sockets and no HTTP parsing: what is left is the cost of the app and its
+middleware, plus a small cost of the driver that the ``raw`` variant shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import statistics
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Scope
+
+from .apps import ROUTES, VARIANTS
+
+__all__ = ["SLICES", "InProcessRow", "Reply", "request", "run"]
+
+#: Each sample is served in this many slices, the variants taking turns slice
+#: by slice, so that a burst of load from elsewhere on a shared machine falls
+#: on all of them rather than on one.
+SLICES = 10
+
+# What uvicorn puts in the scope of a plain GET.
+_SCOPE: Scope = {
+    "type": "http",
+    "asgi": {"version": "3.0", "spec_version": "2.3"},
+    "http_version": "1.1",
+    "server": ("127.0.0.1", 8000),
+    "client": ("127.0.0.1", 50000),
+    "scheme": "http",
+    "root_path": "",
+    "method": "GET",
+    "query_string": b"",
+    "headers": [
+        (b"host", b"127.0.0.1:8000"),
+        (b"user-agent", b"hiccup-bench"),
+        (b"accept", b"*/*"),
+    ],
+}
+
+
+@dataclass(slots=True)
+class Reply:
+    """What an app answered to one request."""
+
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    raised: bool = False
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the slices of one sample served, and how long they took."""
+
+    seconds: float = 0.0
+    count: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    raised: int = 0
+
+
+@dataclass(slots=True)
+class InProcessRow:
+    """Every sample of one variant on one route."""
+
+    variant: str
+    route: str
+    expected: int
+    probe: Reply = field(default_factory=Reply)
+    samples_us: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    raised: int = 0
+
+    def add(self, sample: _Tally) -> None:
+        """Take in the result of one sample."""
+        self.samples_us.append(sample.seconds / sample.count * 1e6)
+        self.statuses.update(sample.statuses)
+        self.raised += sample.raised
+
+    @property
+    def median_us(self) -> float:
+        """The median time of one request, in microseconds."""
+        return statistics.median(self.samples_us)
+
+    @property
+    def mismatches(self) -> int:
+        """How many responses did not have the expected status."""
+        wrong = sum(n for status, n in self.statuses.items() if status != self.expected)
+
+        return wrong + (self.probe.status != self.expected)
+
+
+def _scope_for(path: str) -> Scope:
+    return {**_SCOPE, "path": path, "raw_path": path.encode()}
+
+
+async def request(
+    app: ASGIApp, template: Scope, *, keep_headers: bool = False
+) -> Reply:
+    """Serve one request from a copy of a scope and return what the app sent.
+
+    After the request message, ``receive`` waits until the response is
+    complete and then reports a disconnect, as uvicorn does. An exception
+    that escapes the app is caught and counted, as a server would.
+    """
+    scope = {**template, "headers": list(template["headers"]), "state": {}}
+    reply = Reply()
+    complete = asyncio.Event()
+    unread = True
+
+    async def receive() -> Message:
+        nonlocal unread
+        if unread:
+            unread = False
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await complete.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            reply.status = message["status"]
+            if keep_headers:
+                reply.headers = {
+                    bytes(k).decode("latin-1"): bytes(v).decode("latin-1")
+                    for k, v in message.get("headers", ())
+                }
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            complete.set()
+
+    try:
+        await app(scope, receive, send)
+    except Exception:
+        reply.raised = True
+    complete.set()
+
+    return reply
+
+
+async def _serve(app: ASGIApp, template: Scope, count: int, tally: _Tally) -> None:
+    """Serve ``count`` requests one after another, and add them to a tally."""
+    statuses = tally.statuses
+    raised = 0
+    started = time.perf_counter()
+    for _ in range(count):
+        reply = await request(app, template)
+        statuses[reply.status] += 1
+        raised += reply.raised
+    tally.seconds += time.perf_counter() - started
+    tally.count += count
+    tally.raised += raised
+
+
+def _slices(requests: int) -> list[int]:
+    """Split a sample's requests into at most ``SLICES`` nearly equal slices."""
+    parts = min(SLICES, requests)
+
+    return [requests // parts + (i < requests % parts) for i in range(parts)]
+
+
+async def _round(
+    apps: dict[str, ASGIApp], requests: int, order: list[str]
+) -> dict[tuple[str, str], _Tally]:
+    """Take one sample of every variant on every route, slice by slice."""
+    tallies: dict[tuple[str, str], _Tally] = {}
+    for route in ROUTES:
+        template = _scope_for(route)
+        for variant in order:
+            tallies[variant, route] = _Tally()
+        gc.collect()
+        for count in _slices(requests):
+            for variant in order:
+                await _serve(apps[variant], template, count, tallies[variant, route])
+
+    return tallies
+
+
+async def _measure(rounds: int, requests: int, warmup: int) -> list[InProcessRow]:
+    apps = {name: factory() for name, factory in VARIANTS.items()}
+    rows = {
+        (variant, route): InProcessRow(variant, route, expected)
+        for route, expected in ROUTES.items()
+        for variant in apps
+    }
+    for (variant, route), row in rows.items():
+        template = _scope_for(route)
+        row.probe = await request(apps[variant], template, keep_headers=True)
+        await _serve(apps[variant], template, warmup, _Tally())
+
+    names = list(apps)
+    for index in range(rounds):
+        print(f"in-process: round {index + 1} of {rounds}", file=sys.stderr)
+        # Each round starts with a different variant, so none is always first.
+        shift = index % len(names)
+        tallies = await _round(apps, requests, names[shift:] + names[:shift])
+        for key, tally in tallies.items():
+            rows[key].add(tally)
+
+    return list(rows.values())
+
+
+def run(rounds: int, requests: int, warmup: int) -> list[InProcessRow]:
+    """Measure every variant on every route, interleaved over ``rounds`` rounds.
+
+    Args:
+        rounds: how many samples each variant and route gets.
+        requests: how many requests one sample serves.
+        warmup: how many requests each app serves, untimed, before the first.
+
+    Returns:
+        One row per route and variant, in the order of the tables.
+    """
+    return asyncio.run(_measure(rounds, requests, warmup))

@@ -1,0 +1,130 @@
+"""The benchmark runs, and every variant answers what the tables claim.
+
+These tests run the in-process mode with ``--quick`` and read what it printed
+and wrote. They assert statuses and headers, never timings: the numbers of a
+benchmark only mean something as ratios within one run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import structlog
+
+from hiccup import _logging as hiccup_logging
+
+ROOT = Path(__file__).resolve().parents[3]
+VARIANTS = ("raw", "fastapi", "hiccup", "stacked")
+ROUTES = {"/json": 200, "/missing": 404, "/boom": 500}
+CASES = [
+    pytest.param(variant, route, id=f"{variant}-{route.strip('/')}")
+    for variant in VARIANTS
+    for route in ROUTES
+]
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_status: int
+    output: str
+    results: dict[str, object]
+
+    def row(self, variant: str, route: str) -> dict[str, object]:
+        inprocess = self.results["inprocess"]
+        assert isinstance(inprocess, dict)
+        (found,) = (
+            row
+            for row in inprocess["rows"]
+            if row["variant"] == variant and row["route"] == route
+        )
+        return found
+
+
+@contextlib.contextmanager
+def _logging_restored() -> Iterator[None]:
+    """Put back the logging setup that building the hiccup variant replaces."""
+    config = structlog.get_config()
+    access_writer = hiccup_logging._access_writer
+    loggers = [
+        logging.getLogger(name)
+        for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+    ]
+    saved = [
+        (lg, lg.handlers[:], lg.filters[:], lg.level, lg.propagate) for lg in loggers
+    ]
+    try:
+        yield
+    finally:
+        structlog.configure(**config)
+        hiccup_logging._access_writer = access_writer
+        for lg, handlers, filters, level, propagate in saved:
+            lg.handlers[:] = handlers
+            lg.filters[:] = filters
+            lg.setLevel(level)
+            lg.propagate = propagate
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    bench = importlib.import_module("bench.cli")
+    path = tmp_path_factory.mktemp("bench") / "results.json"
+    # A text stream with a binary buffer, like the real standard output:
+    # hiccup.install() sets logging up on the buffer.
+    output = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with _logging_restored(), contextlib.redirect_stdout(output):
+        status = bench.main(["--quick", "--mode", "inprocess", "--json", str(path)])
+    output.seek(0)
+
+    return Run(status, output.read(), json.loads(path.read_text()))
+
+
+def test_quick_run_exits_zero(run: Run) -> None:
+    assert run.exit_status == 0, run.output
+
+
+@pytest.mark.parametrize(("variant", "route"), CASES)
+def test_table_has_a_row_per_variant_and_route(
+    run: Run, variant: str, route: str
+) -> None:
+    rows = [line.split() for line in run.output.splitlines()]
+
+    assert sum(1 for cells in rows if cells[:2] == [variant, route]) == 1
+
+
+@pytest.mark.parametrize(("variant", "route"), CASES)
+def test_every_response_has_the_route_status(
+    run: Run, variant: str, route: str
+) -> None:
+    row = run.row(variant, route)
+
+    assert row["mismatches"] == 0
+    assert row["probe"]["status"] == ROUTES[route]
+    assert list(row["statuses"]) == [str(ROUTES[route])]
+
+
+def test_hiccup_json_response_carries_a_request_id(run: Run) -> None:
+    headers = run.row("hiccup", "/json")["probe"]["headers"]
+
+    assert headers["x-request-id"]
+
+
+def test_summary_compares_hiccup_with_fastapi_and_stacked(run: Run) -> None:
+    lines = run.output.splitlines()
+
+    assert any("hiccup overhead vs fastapi: " in line for line in lines)
+    assert any("hiccup overhead / stacked overhead: " in line for line in lines)
+
+
+def test_loopback_is_not_run_in_inprocess_mode(run: Run) -> None:
+    assert "loopback" not in run.results
