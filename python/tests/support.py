@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -115,3 +119,15 @@ def assert_valid(name: str, instance: object) -> None:
     """Fail with every schema error of an instance."""
     errors = sorted(_validator(name).iter_errors(instance), key=str)
     assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """Import a file that is not on the path (a demo or sample app) as ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+    return module

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from starlette.testclient import TestClient
+from support import load_module
 
 from hiccup._codes import CONTRACT
 
@@ -15,14 +14,7 @@ APP = Path(__file__).resolve().parents[2] / "demo-app" / "app.py"
 
 @pytest.fixture(scope="module")
 def demo() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hiccup_demo_app", APP)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-
-    return module
+    return load_module("hiccup_demo_app", APP)
 
 
 def test_page_lists_every_code_with_rendered_copy(demo: ModuleType) -> None:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +13,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from starlette.testclient import TestClient
+from support import load_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = Path(__file__).with_name("openapi_app.py")
@@ -38,14 +37,7 @@ DECLARED_EXAMPLES = sorted(
 
 @pytest.fixture(scope="module")
 def sample() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hiccup_openapi_app", SAMPLE_APP)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-
-    return module
+    return load_module("hiccup_openapi_app", SAMPLE_APP)
 
 
 @pytest.fixture
