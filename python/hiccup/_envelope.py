@@ -21,6 +21,7 @@ __all__ = [
     "negotiate",
     "problem_body",
     "problem_response",
+    "problem_title",
 ]
 
 PROBLEM_JSON = b"application/problem+json"
@@ -87,6 +88,11 @@ def negotiate(accept_language: bytes | None) -> str:
     return chosen or CONTRACT.source_locale
 
 
+def problem_title(code: str) -> str:
+    """Return the RFC 9457 ``title`` of a code, the same for every occurrence."""
+    return code.replace("_", " ").capitalize()
+
+
 def _retry(outcome: Outcome) -> dict[str, object]:
     policy = outcome.spec.retry
     auto = policy.auto and outcome.should_retry is not False
@@ -151,7 +157,7 @@ def problem_body(
     """Return the envelope of a failure as a JSON-ready mapping."""
     body: dict[str, object] = {
         "type": CONTRACT.type_uri(outcome.code),
-        "title": outcome.code.replace("_", " ").capitalize(),
+        "title": problem_title(outcome.code),
         "status": outcome.status,
         "code": outcome.code,
         "request_id": request_id,

@@ -146,6 +146,7 @@ class Exchange:
 
     def record(self, exc: BaseException, outcome: Outcome) -> None:
         """Remember the failure of the request, keeping the first one seen."""
+        exc = _unwrap(exc)
         if self.exception is None:
             self.exception = exc
             self.error_status = outcome.status
@@ -302,7 +303,7 @@ class HiccupMiddleware:
     ) -> bool:
         """Answer an exception if the response allows; return whether to raise it."""
         outcome = exchange.outcome_of(exc, debug=self.settings.debug)
-        exchange.record(_unwrap(exc), outcome)
+        exchange.record(exc, outcome)
         try:
             if not exchange.started:
                 await send_problem(tracked, exchange, outcome)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._codes import CONTRACT, Code
+from ._envelope import problem_title
 from ._schemas import load_schema
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _example(code: str) -> dict[str, Any]:
     spec = CONTRACT.codes[code]
     example: dict[str, Any] = {
         "type": CONTRACT.type_uri(code),
-        "title": code.replace("_", " ").capitalize(),
+        "title": problem_title(code),
         "status": spec.status,
         "code": code,
         "request_id": "0195f3c2-7a4e-7b61-9d0c-3e8f2a6b1c47",

@@ -96,6 +96,10 @@ class _Text:
     params: Mapping[str, object]
     numeric: frozenset[str]
 
+    def finding(self, file: str, message: str) -> Finding:
+        """Return a finding located at this piece of copy."""
+        return Finding(file, self.where, message, self.locale, self.field)
+
 
 def _texts(contract: Contract) -> Iterator[_Text]:
     for name, spec in contract.codes.items():
@@ -122,7 +126,7 @@ def _check_syntax(file: str, contract: Contract) -> Iterator[Finding]:
         try:
             parse(text.source)
         except IcuSyntaxError as exc:
-            yield Finding(file, text.where, str(exc), text.locale, text.field)
+            yield text.finding(file, str(exc))
 
 
 def _check_locales(file: str, contract: Contract) -> Iterator[Finding]:
@@ -199,20 +203,14 @@ def _check_plurals(file: str, contract: Contract) -> Iterator[Finding]:
         nodes = _parsed(text.source)
         for plural in plurals(nodes or ()):
             if "other" not in plural.branches:
-                yield Finding(
+                yield text.finding(
                     file,
-                    text.where,
                     f"plural on {{{plural.name}}} has no 'other' branch",
-                    text.locale,
-                    text.field,
                 )
             if plural.name in text.params and plural.name not in text.numeric:
-                yield Finding(
+                yield text.finding(
                     file,
-                    text.where,
                     f"plural on {{{plural.name}}}, which is not a number param",
-                    text.locale,
-                    text.field,
                 )
 
 
@@ -224,37 +222,33 @@ def _check_lengths(file: str, contract: Contract) -> Iterator[Finding]:
         length = max_length(nodes, text.params, text.locale)
         limit = contract.limits.for_field(text.field)
         if length > limit:
-            yield Finding(
+            yield text.finding(
                 file,
-                text.where,
                 f"{length} characters rendered with the examples; the limit is {limit}",
-                text.locale,
-                text.field,
             )
 
 
 def _check_plain_text(file: str, contract: Contract) -> Iterator[Finding]:
     for text in _texts(contract):
-
-        def finding(message: str, text: _Text = text) -> Finding:
-            return Finding(file, text.where, message, text.locale, text.field)
-
         html = _HTML.search(text.source)
         if html:
-            yield finding(
-                f"contains HTML {html.group()!r}; copy is shown as plain text"
+            yield text.finding(
+                file, f"contains HTML {html.group()!r}; copy is shown as plain text"
             )
         if text.source != text.source.strip():
-            yield finding("starts or ends with white space")
+            yield text.finding(file, "starts or ends with white space")
         if "  " in text.source:
-            yield finding("contains a double space")
+            yield text.finding(file, "contains a double space")
         if any(ord(c) < 0x20 for c in text.source):
-            yield finding("contains a line break or another control character")
+            yield text.finding(
+                file, "contains a line break or another control character"
+            )
         jargon = _JARGON.search(text.source)
         if jargon:
-            yield finding(
+            yield text.finding(
+                file,
                 f"engineering jargon {jargon.group()!r}; say what happened in "
-                "everyday words"
+                "everyday words",
             )
 
 
