@@ -17,7 +17,7 @@ from ._exceptions import HiccupError
 from ._ids import new_request_id
 from ._logging import configure_logging
 from ._mapping import outcome_for_exception
-from ._middleware import STATE_KEY, ErrorResponder, Exchange, HiccupMiddleware
+from ._middleware import ErrorResponder, HiccupMiddleware, current_exchange
 from ._openapi import document_problems
 from ._problem import Problem
 from ._settings import Settings
@@ -36,7 +36,7 @@ def _handler(settings: Settings) -> Callable[[Request, Exception], Awaitable[Res
     header = settings.request_id_header.lower().encode("latin-1")
 
     async def answer(request: Request, exc: Exception) -> Response:
-        exchange: Exchange | None = request.scope.get(STATE_KEY)
+        exchange = current_exchange()
         if exchange is not None:
             outcome = exchange.outcome_of(exc, debug=settings.debug)
             exchange.record(exc, outcome)

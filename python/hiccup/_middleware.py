@@ -4,41 +4,32 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Awaitable, Iterable, Sequence
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import _logging
 from ._context import RequestContext, _current
 from ._envelope import Outcome, negotiate, problem_body, problem_response
-from ._ids import accept_request_id, parse_traceparent
-from ._logging import exception_fields, get_logger, mark_logged, write_access
+from ._ids import accept_request_id, new_request_id, parse_traceparent
+from ._logging import exception_fields, get_logger, mark_logged
 from ._mapping import outcome_for_exception, outcome_for_status
 from ._settings import Settings
 
 __all__ = [
-    "STATE_KEY",
     "ErrorResponder",
     "Exchange",
     "HiccupMiddleware",
+    "current_exchange",
     "send_problem",
 ]
 
-#: Key of the per-request ``Exchange`` in the ASGI scope.
-STATE_KEY = "hiccup.exchange"
-
 _SSE = b"text/event-stream"
-#: The request headers the middleware reads; every other one is skipped with
-#: a single set lookup.
-_READ = frozenset(
-    {
-        b"traceparent",
-        b"accept-language",
-        b"content-type",
-        b"content-length",
-        b"transfer-encoding",
-        b"origin",
-    }
-)
+#: The request headers read on every request; every other one is skipped with
+#: a single set lookup. Those only an error response needs are looked up when
+#: one is made.
+_READ = frozenset({b"traceparent", b"content-length", b"transfer-encoding", b"origin"})
 _EXPOSED = b"X-Request-ID, Retry-After, X-Should-Retry"
 #: Headers of a replaced plain-text error response that stay on the envelope.
 _KEPT_HEADERS = frozenset(
@@ -50,76 +41,126 @@ class _BodyTooLarge(Exception):
     """Raised inside ``receive`` when a streamed body passes the limit."""
 
 
-class Exchange:
-    """What the middleware learns about one request while it is served.
+async def _nothing() -> None:
+    """What sending a held-back message awaits: nothing is sent."""
 
-    It reads the request headers it needs in one pass, then records what the
-    response did and how the request failed, if it did.
+
+class Exchange(RequestContext):
+    """One request while the middleware serves it: its context, and more.
+
+    It is the ``RequestContext`` the request's code and log lines see, so
+    that a request makes one object and not two. Beyond the context, it
+    reads the request headers it needs in one pass and records what the
+    response did and how the request failed, if it did. The attributes set
+    in ``__init__`` are those every request uses; the class holds the
+    defaults of those only a failure or a request body sets.
     """
 
-    __slots__ = (
-        "accept_language",
-        "chunked",
-        "complete",
-        "content_length",
-        "content_type",
-        "context",
-        "disconnected",
-        "error_code",
-        "error_status",
-        "exception",
-        "exception_info",
-        "method",
-        "origin",
-        "request_ids",
-        "sse",
-        "started",
-        "status",
-        "too_large",
-        "traceparent",
-    )
+    #: Whether a streamed body passed the limit.
+    too_large = False
+    #: Whether the client went away while an error was being sent.
+    disconnected = False
+    #: The first failure of the request and its ``exception`` log field.
+    exception: BaseException | None = None
+    exception_info: dict[str, object] | None = None
+    #: The headers of the response, once it has started.
+    response_headers: Sequence[tuple[bytes, bytes]] = ()
+    content_length: bytes | None = None
+    chunked = False
 
-    def __init__(self, scope: Scope, request_id_header: bytes) -> None:
-        self.method: str = scope["method"]
-        self.request_ids: list[bytes] = []
-        self.traceparent: bytes | None = None
-        self.accept_language: bytes | None = None
-        self.content_type: bytes | None = None
-        self.content_length: bytes | None = None
-        self.chunked = False
+    def __init__(  # noqa: PLR0912 - the one pass over the request headers
+        self, scope: Scope, send: Send, request_id_header: bytes, trust: bool
+    ) -> None:
+        request_ids: list[bytes] | None = None
+        traceparent = None
         self.origin = False
         for name, value in scope["headers"]:
             if name == request_id_header:
-                self.request_ids.append(value)
+                if request_ids is None:
+                    request_ids = [value]
+                else:
+                    request_ids.append(value)
             elif name in _READ:
                 if name == b"traceparent":
-                    self.traceparent = value
-                elif name == b"accept-language":
-                    self.accept_language = value
-                elif name == b"content-type":
-                    self.content_type = value
+                    traceparent = value
                 elif name == b"content-length":
                     self.content_length = value
                 elif name == b"transfer-encoding":
                     self.chunked = b"chunked" in value.lower()
                 else:
                     self.origin = True
-        self.context: RequestContext
-        self.started = False
-        self.complete = False
-        self.sse = False
-        self.disconnected = False
-        self.too_large = False
+        if request_ids is None:
+            self.request_id = request_id = new_request_id()
+            self.client_request_id = None
+        else:
+            request_id, self.client_request_id = accept_request_id(
+                request_ids, trust=trust
+            )
+            self.request_id = request_id
+        trace = parse_traceparent(traceparent) if traceparent else None
+        if trace is None:
+            self.trace_id = self.span_id = None
+        else:
+            self.trace_id, self.span_id = trace
+        self.fields = None
+        self.scope = scope
+        self.method: str = scope["method"]
+        self._downstream = send
+        self._request_id_header = (request_id_header, request_id.encode())
+        self._replaced: list[tuple[bytes, bytes]] | None = None
+        self.started = self.complete = False
         self.status = 0
         self.error_code: str | None = None
-        self.error_status = 0
-        self.exception: BaseException | None = None
-        self.exception_info: dict[str, object] | None = None
+
+    def header(self, name: bytes) -> bytes | None:
+        """Return the first value of a request header, by lower-case name."""
+        headers: list[tuple[bytes, bytes]] = self.scope["headers"]
+        for key, value in headers:
+            if key == name:
+                return value
+
+        return None
 
     @property
-    def request_id(self) -> str:
-        """The ID of the request, as sent back in the response."""
-        return self.context.request_id
+    def sse(self) -> bool:
+        """Whether the response started is a server-sent event stream."""
+        return any(
+            name == b"content-type" and value.startswith(_SSE)
+            for name, value in self.response_headers
+        )
+
+    def send(self, message: Message) -> Awaitable[None]:
+        """Record a response message, add the request ID, and pass it on.
+
+        It returns what the server's ``send`` returns rather than awaiting
+        it, which spares every message a coroutine of its own.
+        """
+        if message["type"] == "http.response.start":
+            status = self.status = message["status"]
+            headers = message.get("headers", ())
+            if type(headers) is not list:
+                headers = list(headers)
+            if status >= 400 and not self.error_code and not _is_json(headers):
+                # A plain-text error from the framework or the app: it is
+                # answered with an envelope once its body has been consumed.
+                self._replaced = [h for h in headers if _keep(h[0])]
+                return _nothing()
+            self.started = True
+            self.response_headers = headers
+            headers = [*headers, self._request_id_header]
+            if self.origin:
+                _expose_headers(headers)
+            message["headers"] = headers
+        elif message["type"] == "http.response.body":
+            if self._replaced is not None:
+                if message.get("more_body", False):
+                    return _nothing()
+                kept, self._replaced = self._replaced, None
+                outcome = outcome_for_status(self.status)
+                return send_problem(self.send, self, outcome, extra_headers=kept)
+            if not message.get("more_body", False):
+                self.complete = True
+        return self._downstream(message)
 
     def outcome_of(self, exc: BaseException, *, debug: bool) -> Outcome:
         """Return what an exception raised while serving this request answers."""
@@ -128,20 +169,18 @@ class Exchange:
             return outcome_for_status(413)
 
         return outcome_for_exception(
-            _unwrap(exc), content_type=self.content_type, debug=debug
+            _unwrap(exc), content_type=self.header(b"content-type"), debug=debug
         )
 
     def problem(self, outcome: Outcome) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Return the status, headers and body of this request's envelope."""
-        context = self.context
-
         return problem_response(
             outcome,
-            request_id=context.request_id,
-            accept_language=self.accept_language,
+            request_id=self.request_id,
+            accept_language=self.header(b"accept-language"),
             method=self.method,
-            trace_id=context.trace_id,
-            client_request_id=context.client_request_id,
+            trace_id=self.trace_id,
+            client_request_id=self.client_request_id,
         )
 
     def record(self, exc: BaseException, outcome: Outcome) -> None:
@@ -149,12 +188,18 @@ class Exchange:
         exc = _unwrap(exc)
         if self.exception is None:
             self.exception = exc
-            self.error_status = outcome.status
             if outcome.status >= 500:
                 # Read the frames now: Starlette clears the traceback of an
                 # exception its handlers answered.
                 self.exception_info = exception_fields(exc)
         self.error_code = self.error_code or outcome.code
+
+
+def current_exchange() -> Exchange | None:
+    """Return the exchange of the request being served, if hiccup serves it."""
+    context = _current.get()
+
+    return context if isinstance(context, Exchange) else None
 
 
 async def send_problem(
@@ -186,7 +231,6 @@ class HiccupMiddleware:
         self.app = app
         self.settings = settings or Settings()
         self.header = self.settings.request_id_header.lower().encode("latin-1")
-        self.out_header = self.settings.request_id_header.lower().encode("latin-1")
         self.limit = self.settings.max_body_bytes
         self.trust = self.settings.trust_request_id
         self.error_log = get_logger("hiccup.error")
@@ -197,33 +241,38 @@ class HiccupMiddleware:
             return
 
         started_at = time.perf_counter()
-        exchange = Exchange(scope, self.header)
-        request_id, client_request_id = accept_request_id(
-            exchange.request_ids, trust=self.trust
-        )
-        trace = (
-            parse_traceparent(exchange.traceparent) if exchange.traceparent else None
-        )
-        if trace is None:
-            context = RequestContext(request_id, client_request_id)
-        else:
-            context = RequestContext(request_id, client_request_id, *trace)
-        exchange.context = context
-        scope[STATE_KEY] = exchange
-        token = _current.set(context)
-        tracked = self._tracking(send, exchange)
+        exchange = Exchange(scope, send, self.header, self.trust)
+        token = _current.set(exchange)
         try:
             if self.limit and (exchange.content_length is not None or exchange.chunked):
-                await self._serve_limited(scope, receive, tracked, exchange)
+                await self._serve_limited(scope, receive, exchange.send, exchange)
             else:
-                await self.app(scope, receive, tracked)
+                await self.app(scope, receive, exchange.send)
         except Exception as exc:  # answered here, logged below
-            if await self._fail(exc, exchange, tracked, send):
+            if await self._fail(exc, exchange, send):
                 raise
         finally:
             if exchange.exception_info is not None:
                 self._log_error(exchange)
-            self._log_access(scope, exchange, started_at)
+            try:
+                route = scope.get("route")
+                template = None
+                if route is not None:
+                    path = getattr(route, "path_format", None) or getattr(
+                        route, "path", ""
+                    )
+                    root = scope.get("root_path")
+                    template = (root + path if root else path) or None
+                _logging.access_writer.write(
+                    exchange,
+                    exchange.method,
+                    exchange.status or (499 if exchange.disconnected else 500),
+                    time.perf_counter() - started_at,
+                    template,
+                    exchange.error_code,
+                )
+            except Exception:  # hiccup's logging never breaks a response
+                _report_own_failure()
             _current.reset(token)
 
     async def _serve_limited(
@@ -254,59 +303,13 @@ class HiccupMiddleware:
 
         await self.app(scope, limited, send)
 
-    def _tracking(self, send: Send, exchange: Exchange) -> Send:
-        rid_header = (self.out_header, exchange.context.request_id.encode())
-        # Headers of a plain-text error response being replaced by an envelope.
-        replaced: list[tuple[bytes, bytes]] | None = None
-
-        async def tracking(message: Message) -> None:
-            nonlocal replaced
-            kind = message["type"]
-            if kind == "http.response.body":
-                if replaced is not None:
-                    if not message.get("more_body", False):
-                        kept, replaced = replaced, None
-                        outcome = outcome_for_status(exchange.status)
-                        await send_problem(
-                            tracking, exchange, outcome, extra_headers=kept
-                        )
-                    return
-                if not message.get("more_body", False):
-                    exchange.complete = True
-            elif kind == "http.response.start":
-                status = exchange.status = message["status"]
-                headers = list(message.get("headers", ()))
-                content_type = b""
-                for name, value in headers:
-                    if name == b"content-type":
-                        content_type = value
-                        break
-                if (
-                    status >= 400
-                    and not exchange.error_code
-                    and b"json" not in content_type.lower()
-                ):
-                    replaced = [h for h in headers if _keep(h[0])]
-                    return
-                exchange.started = True
-                exchange.sse = content_type.startswith(_SSE)
-                headers.append(rid_header)
-                if exchange.origin:
-                    _expose_headers(headers)
-                message["headers"] = headers
-            await send(message)
-
-        return tracking
-
-    async def _fail(
-        self, exc: Exception, exchange: Exchange, tracked: Send, send: Send
-    ) -> bool:
+    async def _fail(self, exc: Exception, exchange: Exchange, send: Send) -> bool:
         """Answer an exception if the response allows; return whether to raise it."""
         outcome = exchange.outcome_of(exc, debug=self.settings.debug)
         exchange.record(exc, outcome)
         try:
             if not exchange.started:
-                await send_problem(tracked, exchange, outcome)
+                await send_problem(exchange.send, exchange, outcome)
             elif not exchange.complete and exchange.sse:
                 await self._send_sse_error(send, exchange, outcome)
         except OSError:
@@ -318,13 +321,12 @@ class HiccupMiddleware:
     async def _send_sse_error(
         self, send: Send, exchange: Exchange, outcome: Outcome
     ) -> None:
-        context = exchange.context
         body = problem_body(
             outcome,
-            request_id=context.request_id,
-            locale=negotiate(exchange.accept_language),
-            trace_id=context.trace_id,
-            client_request_id=context.client_request_id,
+            request_id=exchange.request_id,
+            locale=negotiate(exchange.header(b"accept-language")),
+            trace_id=exchange.trace_id,
+            client_request_id=exchange.client_request_id,
         )
         frame = b"event: error\ndata: " + orjson.dumps(body, default=str) + b"\n\n"
         await send({"type": "http.response.body", "body": frame, "more_body": False})
@@ -346,25 +348,6 @@ class HiccupMiddleware:
             _report_own_failure()
         mark_logged(exc)
 
-    def _log_access(self, scope: Scope, exchange: Exchange, started_at: float) -> None:
-        try:
-            route = scope.get("route")
-            template = None
-            if route is not None:
-                path = getattr(route, "path_format", None) or getattr(route, "path", "")
-                template = scope.get("root_path", "") + path if path else None
-            write_access(
-                exchange.context,
-                exchange.method,
-                exchange.status or (499 if exchange.disconnected else 500),
-                # Whole microseconds, as milliseconds: cheaper than round().
-                int((time.perf_counter() - started_at) * 1_000_000) / 1000,
-                template,
-                exchange.error_code,
-            )
-        except Exception:  # hiccup's logging never breaks a response
-            _report_own_failure()
-
 
 class ErrorResponder:
     """Answer unhandled exceptions with an envelope from deep inside an app.
@@ -382,7 +365,7 @@ class ErrorResponder:
         try:
             await self.app(scope, receive, send)
         except Exception as exc:
-            exchange: Exchange | None = scope.get(STATE_KEY)
+            exchange = current_exchange()
             if exchange is None or exchange.started or scope["type"] != "http":
                 raise
             outcome = exchange.outcome_of(exc, debug=self.settings.debug)
@@ -406,6 +389,14 @@ def _unwrap(exc: BaseException) -> BaseException:
         return cause
 
     return exc
+
+
+def _is_json(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            return b"json" in value.lower()
+
+    return False
 
 
 def _keep(name: bytes) -> bool:

@@ -107,7 +107,7 @@ def test_level_setting_filters_lines(
 
     hiccup.get_logger("x").info("quiet")
     logging.getLogger("y").info("quiet too")
-    write_access(context.RequestContext("r"), "GET", 200, 1.5)
+    write_access(context.RequestContext("r"), "GET", 200, 0.0015)
     hiccup.get_logger("x").warning("loud")
 
     assert [line["event"] for line in logs.lines] == ["loud"]
@@ -119,7 +119,7 @@ def test_console_format_is_for_people(
     logs = make_logs(hiccup.Settings(environment="development"))
 
     hiccup.get_logger("x").info("draft.saved", words=3)
-    write_access(context.RequestContext("r"), "GET", 200, 1.5, "/drafts", None)
+    write_access(context.RequestContext("r"), "GET", 200, 0.0015, "/drafts", None)
 
     text = logs.stream.getvalue().decode()
     assert "draft.saved" in text

@@ -53,7 +53,7 @@ class Run:
 def _logging_restored() -> Iterator[None]:
     """Put back the logging setup that building the hiccup variant replaces."""
     config = structlog.get_config()
-    access_writer = hiccup_logging._access_writer
+    access_writer = hiccup_logging.access_writer
     loggers = [
         logging.getLogger(name)
         for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access")
@@ -65,7 +65,7 @@ def _logging_restored() -> Iterator[None]:
         yield
     finally:
         structlog.configure(**config)
-        hiccup_logging._access_writer = access_writer
+        hiccup_logging.access_writer = access_writer
         for lg, handlers, filters, level, propagate in saved:
             lg.handlers[:] = handlers
             lg.filters[:] = filters
