@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
@@ -94,7 +95,13 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
     build = app.build_middleware_stack
 
     def build_with_hiccup() -> ASGIApp:
-        return HiccupMiddleware(build(), settings)
+        stack = build()
+        if isinstance(stack, ServerErrorMiddleware) and stack.handler is answer:
+            # Left with hiccup's handler, it would answer an exception as
+            # HiccupMiddleware does, one layer further out, and cost every
+            # request a layer.
+            stack = stack.app
+        return HiccupMiddleware(stack, settings)
 
     # Starlette puts ServerErrorMiddleware outermost when it builds the stack;
     # wrapping the builder is how hiccup ends up outside it.

@@ -103,23 +103,23 @@ def add_request_context(
 class _Clock:
     """RFC 3339 UTC timestamps with microseconds, formatting each second once."""
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_prefix", "_start")
 
     def __init__(self) -> None:
-        self._second = -1
+        # The second being formatted: when it began, in nanoseconds since the
+        # epoch, and its text up to the decimal point. The first call sets both.
+        self._start = -(10**9)
         self._prefix = ""
 
     def now(self) -> str:
         """Return the current time as an RFC 3339 UTC timestamp."""
-        micros = time.time_ns() // 1000
-        second = micros // 1_000_000
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
+        nanos = time.time_ns() - self._start
+        if not 0 <= nanos < 1_000_000_000:
+            second, nanos = divmod(nanos + self._start, 1_000_000_000)
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+            self._start = second * 1_000_000_000
         # Six digits with leading zeros, without the cost of a format spec.
-        fraction = str(micros - second * 1_000_000 + 1_000_000)[1:]
-
-        return f"{self._prefix}.{fraction}Z"
+        return f"{self._prefix}{str(nanos // 1000 + 1_000_000)[1:]}Z"
 
     def __call__(
         self, logger: WrappedLogger, method: str, event_dict: EventDict
@@ -500,13 +500,15 @@ class _AccessWriter:
     """
 
     __slots__ = (
+        "_error_head",
         "_errors",
         "_fast",
+        "_info_head",
         "_infos",
+        "_middle",
         "_quoted",
         "_redactor",
         "_sink",
-        "_static",
     )
 
     def __init__(self, settings: Settings, sink: _Sink | None) -> None:
@@ -517,13 +519,19 @@ class _AccessWriter:
         self._errors = threshold <= logging.ERROR
         self._redactor = Redactor.from_settings(settings)
         self._quoted = _Quoted()
-        static = {
+        # The constant stretches of a line: from the end of the timestamp to
+        # the start of the request ID, and from the service fields to the
+        # method's value.
+        head = '","level":"%s","logger":"hiccup.access","event":"http.request"'
+        self._info_head = head % "info" + ',"request_id":"'
+        self._error_head = head % "error" + ',"request_id":"'
+        service = {
             "service": settings.service_name,
             "version": settings.version,
             "env": settings.environment,
         }
-        # The members of a JSON object, without its braces.
-        self._static = orjson.dumps(static).decode()[1:-1]
+        members = orjson.dumps(service).decode()[1:-1]
+        self._middle = f',{members},"http.request.method":'
 
     def write(  # noqa: PLR0917 - positional: this runs once per request
         self,
@@ -538,14 +546,16 @@ class _AccessWriter:
         if status < 500:
             if not self._infos:
                 return
-            level = "info"
+            head = self._info_head
         elif self._errors:
-            level = "error"
+            head = self._error_head
         else:
             return
         if not self._fast:
+            level = "info" if status < 500 else "error"
+            duration_ms = round(seconds * 1000, 3)
             self._through_structlog(
-                level, method, status, round(seconds * 1000, 3), route, error_code
+                level, method, status, duration_ms, route, error_code
             )
             return
         quoted = self._quoted
@@ -567,12 +577,10 @@ class _AccessWriter:
         # _fast is only set with a sink.
         self._sink.write(  # type: ignore[union-attr]
             (
-                f'{{"timestamp":"{add_timestamp.now()}","level":"{level}",'
-                f'"logger":"hiccup.access","event":"http.request",'
-                f'"request_id":"{context.request_id}"{ids},{self._static},'
-                f'"http.request.method":{quoted[method]},'
-                f'"http.response.status_code":{status},'
-                f'"duration_ms":{seconds * 1000:.3f}{tail}}}\n'
+                f'{{"timestamp":"{add_timestamp.now()}{head}{context.request_id}"'
+                f"{ids}{self._middle}{quoted[method]}"
+                f',"http.response.status_code":{status}'
+                f',"duration_ms":{seconds * 1000:.3f}{tail}}}\n'
             ).encode()
         )
 

@@ -65,15 +65,14 @@ class Exchange(RequestContext):
     exception_info: dict[str, object] | None = None
     #: The headers of the response, once it has started.
     response_headers: Sequence[tuple[bytes, bytes]] = ()
-    content_length: bytes | None = None
-    chunked = False
 
     def __init__(  # noqa: PLR0912 - the one pass over the request headers
         self, scope: Scope, send: Send, request_id_header: bytes, trust: bool
     ) -> None:
         request_ids: list[bytes] | None = None
         traceparent = None
-        self.origin = False
+        self.content_length: bytes | None = None
+        self.chunked = self.origin = False
         for name, value in scope["headers"]:
             if name == request_id_header:
                 if request_ids is None:
@@ -252,7 +251,9 @@ class HiccupMiddleware:
             if await self._fail(exc, exchange, send):
                 raise
         finally:
-            if exchange.exception_info is not None:
+            # Every failure sets error_code; only those of 500 or more, the
+            # exception's details.
+            if exchange.error_code is not None and exchange.exception_info:
                 self._log_error(exchange)
             try:
                 route = scope.get("route")

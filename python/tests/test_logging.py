@@ -10,7 +10,7 @@ from support import LogCapture, assert_valid
 
 import hiccup
 from hiccup import Redactor, context
-from hiccup._logging import mark_logged, write_access
+from hiccup._logging import _Clock, mark_logged, write_access
 
 
 def test_app_lines_carry_the_shared_fields(logs: LogCapture) -> None:
@@ -98,6 +98,32 @@ def test_server_report_of_a_logged_exception_is_dropped(logs: LogCapture) -> Non
 
     [line] = logs.lines
     assert line["exception"]["message"] == "fresh"
+
+
+def test_timestamps_follow_the_clock_across_seconds_and_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 2026-03-14T09:27:31Z, in nanoseconds since the epoch.
+    second = 1_773_480_451 * 10**9
+    readings = iter(
+        [
+            second + 4_518_999,  # microseconds are truncated, not rounded
+            second + 999_999_999,
+            second + 10**9,  # the next second
+            second + 10**9 + 7_000,
+            second - 1,  # the clock was stepped back
+        ]
+    )
+    monkeypatch.setattr("time.time_ns", lambda: next(readings))
+    clock = _Clock()
+
+    assert [clock.now() for _ in range(5)] == [
+        "2026-03-14T09:27:31.004518Z",
+        "2026-03-14T09:27:31.999999Z",
+        "2026-03-14T09:27:32.000000Z",
+        "2026-03-14T09:27:32.000007Z",
+        "2026-03-14T09:27:30.999999Z",
+    ]
 
 
 def test_level_setting_filters_lines(

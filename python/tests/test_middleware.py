@@ -503,6 +503,73 @@ def test_error_in_base_http_middleware_gets_an_envelope(logs: LogCapture) -> Non
     ]
 
 
+def test_error_in_plain_asgi_middleware_gets_an_envelope(logs: LogCapture) -> None:
+    app = FastAPI()
+
+    def failing(inner: Any) -> Any:
+        async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["path"] == "/fail":
+                raise RuntimeError("raw middleware failed")
+            await inner(scope, receive, send)
+
+        return middleware
+
+    @app.get("/fail")
+    async def fail() -> None:
+        return None
+
+    app.add_middleware(failing)
+    app.add_middleware(CORSMiddleware, allow_origins=[ORIGIN.decode()])
+    hiccup.install(app)
+    hiccup.configure_logging(hiccup.Settings(), stream=logs.stream)
+
+    sent = get(app, "/fail", (b"origin", ORIGIN))
+
+    assert (sent.status, sent.json()["code"]) == (500, "INTERNAL")
+    assert sent.header_values("x-request-id") == [sent.json()["request_id"]]
+    assert_valid("envelope", sent.json())
+    [error] = logs.events("http.exception")
+    assert error["exception"]["message"] == "raw middleware failed"
+    [access] = access_lines(logs)
+    assert (access["http.response.status_code"], access["error.code"]) == (
+        500,
+        "INTERNAL",
+    )
+
+
+def test_apps_own_exception_handler_answers_errors_of_its_middleware(
+    logs: LogCapture,
+) -> None:
+    app = FastAPI()
+    handled: list[str] = []
+
+    class Failing(BaseHTTPMiddleware):
+        async def dispatch(
+            self, request: Request, call_next: Callable[..., Any]
+        ) -> Response:
+            raise RuntimeError("middleware failed")
+
+    @app.get("/fail")
+    async def fail() -> None:
+        return None
+
+    app.add_middleware(Failing)
+    hiccup.install(app)
+    hiccup.configure_logging(hiccup.Settings(), stream=logs.stream)
+
+    @app.exception_handler(Exception)
+    async def own(request: Request, exc: Exception) -> Response:
+        handled.append(str(exc))
+        return JSONResponse({"detail": "ours"}, status_code=500)
+
+    sent = get(app, "/fail")
+
+    assert handled == ["middleware failed"]
+    assert (sent.status, sent.json()) == (500, {"detail": "ours"})
+    assert sent.header("x-request-id") is not None
+    assert len(logs.events("http.exception")) == 1
+
+
 def test_error_after_yield_is_logged_once(app: FastAPI, logs: LogCapture) -> None:
     sent = get(app, "/after-yield")
 
