@@ -101,25 +101,35 @@ def add_request_context(
 
 
 class _Clock:
-    """RFC 3339 UTC timestamps with microseconds, formatting each second once."""
+    """RFC 3339 UTC timestamps with microseconds, formatting each second once.
 
-    __slots__ = ("_prefix", "_start")
+    ``prefix`` is the text of the current second up to its decimal point, as
+    bytes, and ``start`` the time it began, in nanoseconds since the epoch.
+    """
+
+    __slots__ = ("prefix", "start")
 
     def __init__(self) -> None:
-        # The second being formatted: when it began, in nanoseconds since the
-        # epoch, and its text up to the decimal point. The first call sets both.
-        self._start = -(10**9)
-        self._prefix = ""
+        # The first reading sets both.
+        self.start = -(10**9)
+        self.prefix = b""
+
+    def nanos(self) -> int:
+        """Return the nanoseconds since ``start``, moving on to a new second if
+        the clock has left the one in ``prefix`` (either way)."""
+        nanos = time.time_ns() - self.start
+        if not 0 <= nanos < 1_000_000_000:
+            second, nanos = divmod(nanos + self.start, 1_000_000_000)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+            self.prefix = stamp.encode()
+            self.start = second * 1_000_000_000
+        return nanos
 
     def now(self) -> str:
         """Return the current time as an RFC 3339 UTC timestamp."""
-        nanos = time.time_ns() - self._start
-        if not 0 <= nanos < 1_000_000_000:
-            second, nanos = divmod(nanos + self._start, 1_000_000_000)
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-            self._start = second * 1_000_000_000
-        # Six digits with leading zeros, without the cost of a format spec.
-        return f"{self._prefix}{str(nanos // 1000 + 1_000_000)[1:]}Z"
+        nanos = self.nanos()
+
+        return (b"%s%06dZ" % (self.prefix, nanos // 1000)).decode()
 
     def __call__(
         self, logger: WrappedLogger, method: str, event_dict: EventDict
@@ -443,7 +453,7 @@ def was_logged(exc: BaseException) -> bool:
     return bool(exc.__dict__.get(_LOGGED, False))
 
 
-class _Quoted(dict[str, str]):
+class _Quoted(dict[str, bytes]):
     """JSON string literals of the few values an access line repeats.
 
     Methods, route templates and error codes come from a small set, so each
@@ -451,8 +461,8 @@ class _Quoted(dict[str, str]):
     time instead, so that no sequence of requests can grow it without end.
     """
 
-    def __missing__(self, value: str) -> str:
-        quoted = orjson.dumps(value).decode()
+    def __missing__(self, value: str) -> bytes:
+        quoted = orjson.dumps(value)
         if len(self) < _QUOTED_LIMIT:
             self[value] = quoted
         return quoted
@@ -522,16 +532,15 @@ class _AccessWriter:
         # The constant stretches of a line: from the end of the timestamp to
         # the start of the request ID, and from the service fields to the
         # method's value.
-        head = '","level":"%s","logger":"hiccup.access","event":"http.request"'
-        self._info_head = head % "info" + ',"request_id":"'
-        self._error_head = head % "error" + ',"request_id":"'
+        head = b'","level":"%s","logger":"hiccup.access","event":"http.request"'
+        self._info_head = head % b"info" + b',"request_id":"'
+        self._error_head = head % b"error" + b',"request_id":"'
         service = {
             "service": settings.service_name,
             "version": settings.version,
             "env": settings.environment,
         }
-        members = orjson.dumps(service).decode()[1:-1]
-        self._middle = f',{members},"http.request.method":'
+        self._middle = b',%s,"http.request.method":' % orjson.dumps(service)[1:-1]
 
     def write(  # noqa: PLR0917 - positional: this runs once per request
         self,
@@ -559,32 +568,42 @@ class _AccessWriter:
             )
             return
         quoted = self._quoted
-        ids = ""
+        ids = b""
         if context.client_request_id is not None:
-            ids = (
-                ',"client_request_id":'
-                + orjson.dumps(context.client_request_id).decode()
-            )
+            ids = b',"client_request_id":' + orjson.dumps(context.client_request_id)
         if context.trace_id is not None:
-            ids += f',"trace_id":"{context.trace_id}","span_id":"{context.span_id}"'
-        tail = ""
+            ids += b',"trace_id":"%s","span_id":"%s"' % (
+                context.trace_id.encode(),
+                context.span_id.encode(),  # type: ignore[union-attr]
+            )
+        tail = b""
         if route is not None:
-            tail = ',"http.route":' + quoted[route]
+            tail = b',"http.route":' + quoted[route]
         if error_code is not None:
-            tail += ',"error.code":' + quoted[error_code]
+            tail += b',"error.code":' + quoted[error_code]
         if context.fields:
             tail += self._bound(context.fields)
+        clock = add_timestamp
+        nanos = clock.nanos()
         # _fast is only set with a sink.
         self._sink.write(  # type: ignore[union-attr]
-            (
-                f'{{"timestamp":"{add_timestamp.now()}{head}{context.request_id}"'
-                f"{ids}{self._middle}{quoted[method]}"
-                f',"http.response.status_code":{status}'
-                f',"duration_ms":{seconds * 1000:.3f}{tail}}}\n'
-            ).encode()
+            b'{"timestamp":"%s%06dZ%s%s"%s%s%s,"http.response.status_code":%d'
+            b',"duration_ms":%.3f%s}\n'
+            % (
+                clock.prefix,
+                nanos // 1000,
+                head,
+                context.request_id.encode(),
+                ids,
+                self._middle,
+                quoted[method],
+                status,
+                seconds * 1000,
+                tail,
+            )
         )
 
-    def _bound(self, fields: dict[str, object]) -> str:
+    def _bound(self, fields: dict[str, object]) -> bytes:
         """Return the bound fields as JSON members, each after a comma."""
         redactor = self._redactor
         extra = {
@@ -593,10 +612,10 @@ class _AccessWriter:
             if key not in _ACCESS_KEYS
         }
         if not extra:
-            return ""
+            return b""
         members = orjson.dumps(extra, default=repr, option=orjson.OPT_NON_STR_KEYS)
 
-        return "," + members.decode()[1:-1]
+        return b"," + members[1:-1]
 
     def _through_structlog(  # noqa: PLR0917 - mirrors write()
         self,
