@@ -51,11 +51,7 @@ _RAW_NOT_FOUND = (404, _JSON, b'{"detail":"Not Found"}')
 
 @functools.cache
 def devnull() -> BinaryIO:
-    """Return the sink every variant logs to, opened once per process.
-
-    It is never closed: hiccup writes to its file descriptor directly, and a
-    closed descriptor could be reused by another file.
-    """
+    """Return the sink every variant logs to, opened once per process."""
     return open(os.devnull, "wb")
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, TextIO
 
 import orjson
 import structlog
@@ -363,8 +364,10 @@ class _Sink:
 
     A stream backed by a file descriptor is written to unbuffered, one write
     per line, so lines from threads and processes never interleave within a
-    line and nothing waits in a buffer when the process dies. Other streams
-    are written to and flushed under a lock.
+    line and nothing waits in a buffer when the process dies. The sink writes
+    through a duplicate of the descriptor, its own: closing the stream does
+    not leave it writing to whatever file takes the number next. Other
+    streams are written to and flushed under a lock.
     """
 
     __slots__ = ("_lock", "_raw", "_stream")
@@ -378,7 +381,12 @@ class _Sink:
         except (OSError, ValueError, AttributeError):
             return
         stream.flush()
-        self._raw = io.FileIO(fd, "wb", closefd=False)
+        self._raw = io.FileIO(os.dup(fd), "wb", closefd=True)
+
+    def close(self) -> None:
+        """Close the sink's own descriptor, if it has one; not the stream."""
+        if self._raw is not None:
+            self._raw.close()
 
     def write(self, line: bytes) -> None:
         raw = self._raw
@@ -390,6 +398,32 @@ class _Sink:
         with self._lock:
             self._stream.write(line)
             self._stream.flush()
+
+
+class _TextOutput:
+    """A binary face for a text stream that has no binary buffer, such as the
+    standard output of a notebook or a harness that replaced it."""
+
+    def __init__(self, text: TextIO) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        self._text.write(data.decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._text.flush()
+
+    def isatty(self) -> bool:
+        return self._text.isatty()
+
+
+def _standard_output() -> BinaryIO:
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:
+        return buffer  # type: ignore[no-any-return]
+
+    return _TextOutput(sys.stdout)  # type: ignore[return-value]
 
 
 class _SinkLogger:
@@ -667,7 +701,7 @@ def configure_logging(
         stream: a binary stream for the lines; standard output by default.
     """
     settings = settings or Settings()
-    stream = stream or sys.stdout.buffer
+    stream = stream or _standard_output()
     sink = _Sink(stream)
     level = _LEVELS[settings.log_level]
     colors = settings.console_logs and stream.isatty()
@@ -691,7 +725,7 @@ def configure_logging(
         use_get_message=True,
         pass_foreign_args=False,
     )
-    global access_writer  # noqa: PLW0603 - one logging setup per process
+    global access_writer, _sink  # noqa: PLW0603 - one logging setup per process
     access_writer = _AccessWriter(settings, sink)
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _SinkHandler)]:
@@ -706,6 +740,9 @@ def configure_logging(
     error_logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _AlreadyLogged) for f in error_logger.filters):
         error_logger.addFilter(_AlreadyLogged())
+    if _sink is not None:
+        _sink.close()
+    _sink = sink
 
 
 def get_logger(name: str) -> Any:
@@ -714,6 +751,8 @@ def get_logger(name: str) -> Any:
 
 
 access_writer = _AccessWriter(Settings(), None)
+#: The sink of the current setup, closed when another replaces it.
+_sink: _Sink | None = None
 
 
 def write_access(  # noqa: PLR0917 - positional: this runs once per request

@@ -3,7 +3,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from support import LogCapture, assert_valid
@@ -264,3 +266,41 @@ def test_file_backed_stream_gets_whole_lines(tmp_path: object) -> None:
     lines = path.read_text().splitlines()
     assert len(lines) == 100
     assert [json.loads(line)["n"] for line in lines] == list(range(100))
+
+
+def test_lines_keep_going_to_a_file_whose_stream_was_closed(
+    tmp_path: Path, logs: LogCapture
+) -> None:
+    path = tmp_path / "log.jsonl"
+    stream = open(path, "wb")  # noqa: SIM115 - closed half-way on purpose
+    hiccup.configure_logging(hiccup.Settings(), stream=stream)
+    hiccup.get_logger("x").info("before")
+    stream.close()
+    # The number the stream's descriptor had goes to the next file opened.
+    with open(tmp_path / "other", "wb") as other:
+        hiccup.get_logger("x").info("after")
+        other.flush()
+    hiccup.configure_logging(hiccup.Settings(), stream=io.BytesIO())
+
+    events = [json.loads(line)["event"] for line in path.read_text().splitlines()]
+    assert events == ["before", "after"]
+    assert (tmp_path / "other").read_bytes() == b""
+
+
+def test_standard_output_without_a_binary_buffer_still_gets_lines(
+    monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+) -> None:
+    text = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", text)
+    hiccup.configure_logging(hiccup.Settings(service_name="notebook"))
+    hiccup.get_logger("x").info("draft.saved", words=3)
+    write_access(context.RequestContext("r-1"), "GET", 200, 0.002)
+
+    lines = [json.loads(line) for line in text.getvalue().splitlines()]
+    assert [(line["event"], line["service"]) for line in lines] == [
+        ("draft.saved", "notebook"),
+        ("http.request", "notebook"),
+    ]
+    assert lines[1]["duration_ms"] == 2.0
+    for line in lines:
+        assert_valid("log-record", line)
