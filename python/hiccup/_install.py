@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 from ._envelope import problem_response
 from ._exceptions import HiccupError
 from ._ids import new_request_id
-from ._logging import configure_logging
+from ._logging import configure_logging, log_through_app_setup
 from ._mapping import outcome_for_exception
 from ._middleware import ErrorResponder, HiccupMiddleware, current_exchange
 from ._openapi import document_problems
@@ -85,7 +85,10 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
     if getattr(app.state, "hiccup_settings", None) is not None:
         raise InstallError("hiccup.install() was called twice on the same app")
     app.state.hiccup_settings = settings
-    configure_logging(settings)
+    if settings.manage_logging:
+        configure_logging(settings)
+    else:
+        log_through_app_setup(settings)
 
     answer = _handler(settings)
     for kind in (HTTPException, RequestValidationError, Problem, Exception):

@@ -34,6 +34,7 @@ __all__ = [
     "configure_logging",
     "exception_fields",
     "get_logger",
+    "log_through_app_setup",
     "mark_logged",
     "was_logged",
     "write_access",
@@ -743,6 +744,16 @@ def configure_logging(
     if _sink is not None:
         _sink.close()
     _sink = sink
+
+
+def log_through_app_setup(settings: Settings) -> None:
+    """Send hiccup's access lines through structlog as the app set it up.
+
+    What ``install`` does instead of ``configure_logging`` when the settings
+    leave logging to the app; the other lines go through structlog already.
+    """
+    global access_writer  # noqa: PLW0603 - one logging setup per process
+    access_writer = _AccessWriter(settings, None)
 
 
 def get_logger(name: str) -> Any:

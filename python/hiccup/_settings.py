@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     redact_emails: bool = True
     """Replace e-mail addresses in logged strings."""
 
+    manage_logging: bool = True
+    """Let ``install`` set up the process's logging: structlog, the standard
+    library's and uvicorn's loggers. Off, the app's own setup is left as it
+    is and hiccup's lines go through it."""
+
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
     """Largest request body accepted, in bytes; larger ones get a 413.
     0 turns the limit off."""

@@ -3,12 +3,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import structlog.testing
 from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import (
@@ -741,6 +743,37 @@ def test_body_within_the_limit_is_served() -> None:
 
 
 # Install and other scopes
+
+
+def test_logging_can_be_left_to_the_apps_own_setup(logs: LogCapture) -> None:
+    app = FastAPI()
+
+    @app.get("/ok")
+    async def ok() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    root_handlers = logging.getLogger().handlers[:]
+    hiccup.install(app, hiccup.Settings(manage_logging=False))
+
+    with structlog.testing.capture_logs() as captured:
+        ok_sent = get(app, "/ok")
+        boom_sent = get(app, "/boom")
+
+    assert logging.getLogger().handlers == root_handlers
+    assert logs.lines == []
+    assert [
+        (e["event"], e["log_level"], e.get("http.response.status_code"))
+        for e in captured
+    ] == [
+        ("http.request", "info", 200),
+        ("http.exception", "error", None),
+        ("http.request", "error", 500),
+    ]
+    assert (ok_sent.status, boom_sent.json()["code"]) == (200, "INTERNAL")
 
 
 def test_install_twice_is_refused() -> None:
