@@ -110,6 +110,6 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
     # wrapping the builder is how hiccup ends up outside it.
     app.build_middleware_stack = build_with_hiccup  # type: ignore[method-assign]
     if hasattr(app, "openapi"):
-        document_problems(app)
+        document_problems(app, settings.request_id_header)
 
     return app

@@ -22,6 +22,11 @@ _MEDIA_TYPE = "application/problem+json"
 _REF = f"#/components/schemas/{PROBLEM_SCHEMA}"
 #: Schemas FastAPI adds for its own 422 body, replaced by the envelope.
 _FASTAPI_422 = ("HTTPValidationError", "ValidationError")
+#: The header of a failure whose code says when to try again.
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again: retry.after_ms, rounded up",
+    "schema": {"type": "integer", "minimum": 0},
+}
 #: Keywords that may stand beside a $ref without changing what it means.
 _BESIDE_REF = frozenset({"$ref", "description", "$comment"})
 
@@ -96,7 +101,7 @@ def problem_responses(*codes: Code | str) -> dict[int | str, dict[str, Any]]:
         by_status.setdefault(spec.status, []).append(str(code))
     responses: dict[int | str, dict[str, Any]] = {}
     for status, names in sorted(by_status.items()):
-        responses[status] = {
+        response: dict[str, Any] = {
             "description": ", ".join(names),
             "content": {
                 _MEDIA_TYPE: {
@@ -105,6 +110,12 @@ def problem_responses(*codes: Code | str) -> dict[int | str, dict[str, Any]]:
                 }
             },
         }
+        waits = [CONTRACT.codes[name].retry.after_ms is not None for name in names]
+        if any(waits):
+            response["headers"] = {
+                "Retry-After": {**_RETRY_AFTER, "required": all(waits)}
+            }
+        responses[status] = response
 
     return responses
 
@@ -113,26 +124,40 @@ def _problem_content() -> dict[str, Any]:
     return {_MEDIA_TYPE: {"schema": {"$ref": _REF}}}
 
 
-def _rewrite_document(document: dict[str, Any]) -> None:
+def _rewrite_document(document: dict[str, Any], request_id_header: str) -> None:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(problem_components())
+    request_id = {
+        "description": "The ID of the request, also in the log lines it wrote",
+        "required": True,
+        "schema": {"type": "string"},
+    }
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            validation = operation["responses"].get("422")
+            responses = operation["responses"]
+            validation = responses.get("422")
             if validation is not None:
                 validation["description"] = "Validation failed: see `errors`"
                 validation["content"] = _problem_content()
+            responses.setdefault(
+                "default",
+                {"description": "Any other failure", "content": _problem_content()},
+            )
+            for response in responses.values():
+                response.setdefault("headers", {})[request_id_header] = request_id
     for name in _FASTAPI_422:
         schemas.pop(name, None)
 
 
-def document_problems(app: FastAPI) -> None:
+def document_problems(app: FastAPI, request_id_header: str = "X-Request-ID") -> None:
     """Make an app's OpenAPI document describe its error responses.
 
-    The envelope joins the component schemas, and every 422 FastAPI declares
-    becomes an ``application/problem+json`` response of that schema. The
+    The envelope joins the component schemas; every 422 FastAPI declares
+    becomes an ``application/problem+json`` response of that schema, and so
+    does each operation's ``default`` response, which stands for any failure
+    it does not declare. Every response carries the request ID header. The
     document is still built once and cached by FastAPI.
     """
     build: Callable[[], dict[str, Any]] = app.openapi
@@ -140,7 +165,7 @@ def document_problems(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = build()
-            _rewrite_document(document)
+            _rewrite_document(document, request_id_header)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -15,6 +15,8 @@ from referencing.jsonschema import DRAFT202012
 from starlette.testclient import TestClient
 from support import load_module
 
+from hiccup import CONTRACT
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = Path(__file__).with_name("openapi_app.py")
 ENVELOPE_SCHEMA = ROOT / "contracts" / "schema" / "envelope.schema.json"
@@ -189,7 +191,58 @@ def test_every_422_is_one_problem_json_response(document: dict[str, Any]) -> Non
 def test_route_without_parameters_declares_no_422(document: dict[str, Any]) -> None:
     responses = document["paths"]["/ping"]["get"]["responses"]
 
-    assert set(responses) == {"200"}
+    assert set(responses) == {"200", "default"}
+
+
+def test_every_operation_declares_any_other_failure_as_a_problem(
+    document: dict[str, Any],
+) -> None:
+    defaults = {
+        (method, path): operation["responses"]["default"]["content"]
+        for method, path, operation in operations(document)
+    }
+
+    assert len(defaults) >= 3
+    assert set(map(str, defaults.values())) == {
+        str({PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}})
+    }
+
+
+def test_every_response_carries_the_request_id_header(
+    document: dict[str, Any],
+) -> None:
+    headers = [
+        response["headers"]
+        for _, _, operation in operations(document)
+        for response in operation["responses"].values()
+    ]
+
+    assert len(headers) >= 8
+    assert all(
+        (h["X-Request-ID"]["schema"], h["X-Request-ID"]["required"])
+        == ({"type": "string"}, True)
+        for h in headers
+    )
+
+
+def test_retry_after_is_declared_where_a_code_says_when_to_retry(
+    document: dict[str, Any],
+) -> None:
+    responses = document["paths"][DRAFT]["get"]["responses"]
+    with_retry_after = {
+        status
+        for status, response in responses.items()
+        if "Retry-After" in response["headers"]
+    }
+    expected = {
+        status
+        for status, codes in DECLARED.items()
+        if any(CONTRACT.codes[code].retry.after_ms is not None for code in codes)
+    }
+
+    assert expected
+    assert with_retry_after == expected
+    assert responses["429"]["headers"]["Retry-After"]["required"] is True
 
 
 def test_declared_codes_are_grouped_by_status(document: dict[str, Any]) -> None:
@@ -200,7 +253,7 @@ def test_declared_codes_are_grouped_by_status(document: dict[str, Any]) -> None:
         if status in DECLARED
     }
 
-    assert set(responses) == {"200", "422", *DECLARED}
+    assert set(responses) == {"200", "422", "default", *DECLARED}
     assert grouped == DECLARED
 
 

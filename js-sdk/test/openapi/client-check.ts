@@ -13,7 +13,7 @@ function assertType<T extends true>(_proof?: T): void {}
 type Problem = components["schemas"]["Problem"];
 type CreateDraft = paths["/drafts"]["post"];
 type ReadDraft = paths["/drafts/{draft_id}"]["get"];
-type FailureStatus = Exclude<keyof ReadDraft["responses"], 200>;
+type FailureStatus = Exclude<keyof ReadDraft["responses"], 200 | "default">;
 
 /** A failed `GET /drafts/{draft_id}`, discriminated by the status it declares. */
 type Failure = {
@@ -34,6 +34,21 @@ assertType<Equal<Failure["body"], Problem>>();
 assertType<
   Equal<CreateDraft["responses"][422]["content"], { "application/problem+json": Problem }>
 >();
+
+// Any failure a route does not declare is the envelope too.
+assertType<
+  Equal<ReadDraft["responses"]["default"]["content"], { "application/problem+json": Problem }>
+>();
+
+// Every response says which request it answered, successes included.
+assertType<Equal<ReadDraft["responses"][200]["headers"]["X-Request-ID"], string>>();
+assertType<Equal<ReadDraft["responses"]["default"]["headers"]["X-Request-ID"], string>>();
+
+// A failure whose code says when to try again declares Retry-After.
+assertType<Equal<ReadDraft["responses"][429]["headers"]["Retry-After"], number>>();
+
+// A validation failure names no time to wait: the header is not declared.
+assertType<Equal<ReadDraft["responses"][422]["headers"]["Retry-After"], unknown>>();
 
 // @ts-expect-error: FastAPI's own 422 body is gone from the document.
 type _FastApi422 = components["schemas"]["HTTPValidationError"];
