@@ -1,13 +1,15 @@
 """``python -m bench``: what hiccup costs per request, beside the alternatives.
 
     python -m bench [--rounds R] [--requests N] [--seconds S]
-                    [--mode inprocess|loopback|both] [--quick] [--json PATH]
+                    [--mode inprocess|loopback|both|instructions]
+                    [--quick] [--json PATH]
 
 The variants take turns within each round (in process, slice by slice), and
 the tables show medians over the rounds, so that a burst of load from a
 neighbour on a shared machine spreads over all of them instead of landing on
 one. Compare the ratios of one run: absolute numbers from different runs or
-machines do not compare.
+machines do not compare. ``--mode instructions`` counts instructions per
+request under valgrind instead, which a neighbour's load does not change.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from . import inprocess, loopback, report
+from . import inprocess, instructions, loopback, report
 from .apps import ROUTES, VARIANTS
 
 __all__ = ["main"]
@@ -36,6 +38,9 @@ DEFAULTS = {
 #: What ``--quick`` sets, where no option says otherwise: a run of seconds.
 QUICK = {"rounds": 1, "requests": 50, "seconds": 1}
 _MAX_WARMUP = 500
+#: Requests are some fifty times slower under valgrind: this many suffice, as
+#: the count hardly varies from one request to the next.
+_MAX_COUNTED = 1000
 _ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _PACKAGES = ("fastapi", "starlette", "uvicorn", "structlog", "asgi-correlation-id")
 
@@ -72,9 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--mode",
-        choices=("inprocess", "loopback", "both"),
+        choices=("inprocess", "loopback", "both", "instructions"),
         default="both",
-        help="calls in process, requests over loopback, or both (default both)",
+        help="calls in process, requests over loopback, or both (default both);"
+        " or instructions counted by valgrind, in process",
     )
     parser.add_argument(
         "--quick",
@@ -139,6 +145,29 @@ def _run_inprocess(options: argparse.Namespace, results: dict[str, object]) -> i
     return sum(row.mismatches for row in rows)
 
 
+def _run_instructions(
+    options: argparse.Namespace, valgrind: str, results: dict[str, object]
+) -> int:
+    """Print the instructions table and keep its results; return the mismatches."""
+    requests = min(options.requests, _MAX_COUNTED)
+    rows = instructions.run(valgrind, requests, min(requests, _MAX_WARMUP))
+    print(
+        f"instructions: {requests} requests per variant and route under valgrind's"
+        " callgrind, one process per variant; thousands of instructions per"
+        " request (lower is better)"
+    )
+    print(report.instructions_table(rows))
+    print()
+    results["instructions"] = report.instructions_json(rows)
+    _summary(results).extend(
+        report.summary_lines(
+            "instructions", report.instructions_costs(rows), unit="k instructions"
+        )
+    )
+
+    return sum(row.mismatches for row in rows)
+
+
 def _run_loopback(
     options: argparse.Namespace, wrk: str, results: dict[str, object]
 ) -> int:
@@ -194,15 +223,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     options = _options(argv)
     wrk = loopback.wrk_path()
-    if options.mode != "inprocess" and wrk is None and _ON_CI:
+    if options.mode in {"loopback", "both"} and wrk is None and _ON_CI:
         _banner("FAILED bench: wrk not found; the loopback mode needs it (CI=true)")
         return 1
 
     results = _start(options)
     mismatches = 0
-    if options.mode != "loopback":
+    if options.mode == "instructions":
+        valgrind = instructions.valgrind_path()
+        if valgrind is None:
+            _banner(
+                "FAILED bench: valgrind not found (on Debian: apt-get install valgrind)"
+            )
+            return 1
+        mismatches += _run_instructions(options, valgrind, results)
+    if options.mode in {"inprocess", "both"}:
         mismatches += _run_inprocess(options, results)
-    if options.mode != "inprocess":
+    if options.mode in {"loopback", "both"}:
         if wrk is None:
             _banner("SKIPPED loopback: wrk not found (on Debian: apt-get install wrk)")
             results["loopback"] = {"skipped": "wrk not found"}

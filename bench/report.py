@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from .apps import BASELINE
 from .inprocess import InProcessRow
+from .instructions import InstructionRow
 from .loopback import LoopbackRow
 
 __all__ = [
@@ -14,6 +15,9 @@ __all__ = [
     "inprocess_costs",
     "inprocess_json",
     "inprocess_table",
+    "instructions_costs",
+    "instructions_json",
+    "instructions_table",
     "loopback_costs",
     "loopback_json",
     "loopback_table",
@@ -106,16 +110,36 @@ def loopback_table(rows: Sequence[LoopbackRow]) -> str:
     return _format_table(header, lines, numbers=range(2, 7))
 
 
+def instructions_table(rows: Sequence[InstructionRow]) -> str:
+    """Return the instructions table: thousands per request, ratio to FastAPI."""
+    baseline = {row.route: row.per_request for row in rows if row.variant == BASELINE}
+    header = ["variant", "route", "k instr/req", f"vs {BASELINE}", "status"]
+    lines = [
+        [
+            row.variant,
+            row.route,
+            f"{row.per_request / 1000:.1f}",
+            _ratio(row.per_request, baseline[row.route]),
+            _status(row.expected, row.mismatches),
+        ]
+        for row in rows
+    ]
+
+    return _format_table(header, lines, numbers=range(2, 4))
+
+
 def overheads(costs: Mapping[str, float]) -> dict[str, float | None]:
     """Return hiccup's overhead over bare FastAPI, relative and against stacked's.
 
     Args:
-        costs: time per request of each variant on one route, in µs.
+        costs: the cost of a request for each variant on one route: µs, or
+            thousands of instructions.
 
     Returns:
-        ``hiccup_vs_fastapi`` (a fraction of FastAPI's time),
-        ``hiccup_us`` and ``stacked_us`` (overheads in µs) and
-        ``hiccup_per_stacked`` (None when stacked measured no overhead).
+        ``hiccup_vs_fastapi`` (a fraction of FastAPI's cost),
+        ``hiccup_overhead`` and ``stacked_overhead`` (in the unit of
+        ``costs``) and ``hiccup_per_stacked`` (None when stacked measured no
+        overhead).
     """
     base = costs[BASELINE]
     hiccup = costs["hiccup"] - base
@@ -123,24 +147,26 @@ def overheads(costs: Mapping[str, float]) -> dict[str, float | None]:
 
     return {
         "hiccup_vs_fastapi": hiccup / base,
-        "hiccup_us": hiccup,
-        "stacked_us": stacked,
+        "hiccup_overhead": hiccup,
+        "stacked_overhead": stacked,
         "hiccup_per_stacked": hiccup / stacked if stacked > 0 else None,
     }
 
 
-def summary_lines(mode: str, costs: Mapping[str, float]) -> list[str]:
-    """Return the two summary lines of one mode, from each variant's µs/request."""
+def summary_lines(mode: str, costs: Mapping[str, float], unit: str = "µs") -> list[str]:
+    """Return the two summary lines of one mode, from each variant's cost per
+    request in ``unit``."""
     found = overheads(costs)
     ratio = found["hiccup_per_stacked"]
     prefix = f"{mode}, GET {SUMMARY_ROUTE}:"
 
     return [
         f"{prefix} hiccup overhead vs fastapi: {found['hiccup_vs_fastapi']:+.1%}"
-        f" ({found['hiccup_us']:+.1f} µs per request)",
+        f" ({found['hiccup_overhead']:+.1f} {unit} per request)",
         f"{prefix} hiccup overhead / stacked overhead: "
         + (
-            f"{ratio:.2f} (stacked: {found['stacked_us']:+.1f} µs per request)"
+            f"{ratio:.2f} (stacked: {found['stacked_overhead']:+.1f}"
+            f" {unit} per request)"
             if ratio is not None
             else "n/a (stacked measured no overhead)"
         ),
@@ -150,6 +176,36 @@ def summary_lines(mode: str, costs: Mapping[str, float]) -> list[str]:
 def inprocess_costs(rows: Sequence[InProcessRow]) -> dict[str, float]:
     """Return each variant's median µs per request on the summary route."""
     return {row.variant: row.median_us for row in rows if row.route == SUMMARY_ROUTE}
+
+
+def instructions_costs(rows: Sequence[InstructionRow]) -> dict[str, float]:
+    """Return each variant's thousands of instructions per request on the
+    summary route."""
+    return {
+        row.variant: row.per_request / 1000
+        for row in rows
+        if row.route == SUMMARY_ROUTE
+    }
+
+
+def instructions_json(rows: Sequence[InstructionRow]) -> dict[str, object]:
+    """Return the instruction counts as plain JSON values."""
+    return {
+        "rows": [
+            {
+                "variant": row.variant,
+                "route": row.route,
+                "expected_status": row.expected,
+                "requests": row.requests,
+                "instructions": row.instructions,
+                "per_request": row.per_request,
+                "statuses": {str(k): v for k, v in sorted(row.statuses.items())},
+                "mismatches": row.mismatches,
+            }
+            for row in rows
+        ],
+        "summary": overheads(instructions_costs(rows)),
+    }
 
 
 def loopback_costs(rows: Sequence[LoopbackRow]) -> dict[str, float]:

@@ -8,6 +8,7 @@ rendered by orjson or, in development, as readable console lines.
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import os
@@ -385,9 +386,11 @@ class _Sink:
         self._raw = io.FileIO(os.dup(fd), "wb", closefd=True)
 
     def close(self) -> None:
-        """Close the sink's own descriptor, if it has one; not the stream."""
-        if self._raw is not None:
-            self._raw.close()
+        """Close the sink's own descriptor, if it has one, but not the stream:
+        lines written later go to the stream."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            raw.close()
 
     def write(self, line: bytes) -> None:
         raw = self._raw
@@ -764,6 +767,12 @@ def get_logger(name: str) -> Any:
 access_writer = _AccessWriter(Settings(), None)
 #: The sink of the current setup, closed when another replaces it.
 _sink: _Sink | None = None
+
+
+@atexit.register
+def _close_sink() -> None:
+    if _sink is not None:
+        _sink.close()
 
 
 def write_access(  # noqa: PLR0917 - positional: this runs once per request

@@ -12,6 +12,8 @@ import importlib
 import io
 import json
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,8 +75,8 @@ def _logging_restored() -> Iterator[None]:
             lg.propagate = propagate
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+def _quick_run(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Run:
+    """Run ``python -m bench --quick`` in one mode, as a function call."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     bench = importlib.import_module("bench.cli")
@@ -83,10 +85,15 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     # hiccup.install() sets logging up on the buffer.
     output = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     with _logging_restored(), contextlib.redirect_stdout(output):
-        status = bench.main(["--quick", "--mode", "inprocess", "--json", str(path)])
+        status = bench.main(["--quick", "--mode", mode, "--json", str(path)])
     output.seek(0)
 
     return Run(status, output.read(), json.loads(path.read_text()))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _quick_run(tmp_path_factory, "inprocess")
 
 
 def test_quick_run_exits_zero(run: Run) -> None:
@@ -128,3 +135,43 @@ def test_summary_compares_hiccup_with_fastapi_and_stacked(run: Run) -> None:
 
 def test_loopback_is_not_run_in_inprocess_mode(run: Run) -> None:
     assert "loopback" not in run.results
+
+
+@pytest.fixture(scope="module")
+def counted(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    if shutil.which("valgrind") is None:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail("valgrind is missing; .ci/run installs it")
+        pytest.skip("valgrind is not installed (on Debian: apt-get install valgrind)")
+
+    return _quick_run(tmp_path_factory, "instructions")
+
+
+def test_instruction_counts_cover_every_variant_and_route(counted: Run) -> None:
+    rows = counted.results["instructions"]
+    assert isinstance(rows, dict)
+
+    assert counted.exit_status == 0, counted.output
+    assert sorted((r["variant"], r["route"]) for r in rows["rows"]) == sorted(
+        (variant, route) for variant in VARIANTS for route in ROUTES
+    )
+    assert all(r["mismatches"] == 0 for r in rows["rows"])
+    assert all(list(r["statuses"]) == [str(ROUTES[r["route"]])] for r in rows["rows"])
+    assert "instructions, GET /json: hiccup overhead vs fastapi: " in counted.output
+
+
+def test_each_layer_adds_instructions_to_the_json_route(counted: Run) -> None:
+    rows = counted.results["instructions"]
+    assert isinstance(rows, dict)
+    per_request = {
+        r["variant"]: r["per_request"] for r in rows["rows"] if r["route"] == "/json"
+    }
+
+    # Each variant wraps the one before it (stacked and hiccup both wrap
+    # fastapi), so the counts are ordered whatever the machine.
+    assert (
+        per_request["raw"]
+        < per_request["fastapi"]
+        < per_request["hiccup"]
+        < per_request["stacked"]
+    )
