@@ -2,16 +2,19 @@
 
 No sockets and no HTTP parsing: what is left is the cost of the app and its
 middleware, plus a small cost of the driver that the ``raw`` variant shows.
+Every round runs in a process of its own (see ``run``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import multiprocessing
 import statistics
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Scope
@@ -178,32 +181,37 @@ async def _round(
     return tallies
 
 
-async def _measure(rounds: int, requests: int, warmup: int) -> list[InProcessRow]:
+async def _one_round(
+    shift: int, requests: int, warmup: int
+) -> tuple[dict[tuple[str, str], Reply], dict[tuple[str, str], _Tally]]:
+    """Build every app, warm it up, and take one round of samples."""
     apps = {name: factory() for name, factory in VARIANTS.items()}
-    rows = {
-        (variant, route): InProcessRow(variant, route, expected)
-        for route, expected in ROUTES.items()
-        for variant in apps
-    }
-    for (variant, route), row in rows.items():
+    probes: dict[tuple[str, str], Reply] = {}
+    for route in ROUTES:
         template = _scope_for(route)
-        row.probe = await request(apps[variant], template, keep_headers=True)
-        await _serve(apps[variant], template, warmup, _Tally())
-
+        for variant, app in apps.items():
+            probes[variant, route] = await request(app, template, keep_headers=True)
+            await _serve(app, template, warmup, _Tally())
     names = list(apps)
-    for index in range(rounds):
-        print(f"in-process: round {index + 1} of {rounds}", file=sys.stderr)
-        # Each round starts with a different variant, so none is always first.
-        shift = index % len(names)
-        tallies = await _round(apps, requests, names[shift:] + names[:shift])
-        for key, tally in tallies.items():
-            rows[key].add(tally)
+    # Each round starts with a different variant, so none is always first.
+    order = names[shift:] + names[:shift]
 
-    return list(rows.values())
+    return probes, await _round(apps, requests, order)
+
+
+def _round_in_this_process(
+    shift: int, requests: int, warmup: int
+) -> tuple[dict[tuple[str, str], Reply], dict[tuple[str, str], _Tally]]:
+    return asyncio.run(_one_round(shift, requests, warmup))
 
 
 def run(rounds: int, requests: int, warmup: int) -> list[InProcessRow]:
-    """Measure every variant on every route, interleaved over ``rounds`` rounds.
+    """Measure every variant on every route, interleaved, over ``rounds`` rounds.
+
+    Each round runs in a fresh process: where a process's code and objects
+    land in memory moves its timings by several percent, the same way for
+    the whole of its life, so the median over processes is what steadies
+    the tables, not more requests in one.
 
     Args:
         rounds: how many samples each variant and route gets.
@@ -213,4 +221,22 @@ def run(rounds: int, requests: int, warmup: int) -> list[InProcessRow]:
     Returns:
         One row per route and variant, in the order of the tables.
     """
-    return asyncio.run(_measure(rounds, requests, warmup))
+    rows = {
+        (variant, route): InProcessRow(variant, route, expected)
+        for route, expected in ROUTES.items()
+        for variant in VARIANTS
+    }
+    spawn = multiprocessing.get_context("spawn")
+    for index in range(rounds):
+        print(f"in-process: round {index + 1} of {rounds}", file=sys.stderr)
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            shift = index % len(VARIANTS)
+            probes, tallies = pool.submit(
+                _round_in_this_process, shift, requests, warmup
+            ).result()
+        for key, tally in tallies.items():
+            rows[key].add(tally)
+            if index == 0:
+                rows[key].probe = probes[key]
+
+    return list(rows.values())
