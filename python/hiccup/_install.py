@@ -70,9 +70,9 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
 
     This configures logging, registers exception handlers that answer with
     envelopes, puts ``HiccupMiddleware`` outside Starlette's
-    ``ServerErrorMiddleware`` and an ``ErrorResponder`` inside the app's own
-    middleware (so errors keep CORS headers), and documents the envelope in
-    the OpenAPI schema.
+    ``ServerErrorMiddleware`` and, when the app has middleware of its own, an
+    ``ErrorResponder`` inside it (so errors keep CORS headers), and documents
+    the envelope in the OpenAPI schema.
 
     Raises:
         InstallError: the app has started serving already.
@@ -93,11 +93,15 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
     answer = _handler(settings)
     for kind in (HTTPException, RequestValidationError, Problem, Exception):
         app.add_exception_handler(kind, answer)
-    app.user_middleware.append(Middleware(ErrorResponder, settings=settings))
-
     build = app.build_middleware_stack
 
     def build_with_hiccup() -> ASGIApp:
+        # The app's middleware is settled by now: Starlette refuses more once
+        # the stack is built. Only if there is some does an envelope need to
+        # be made inside it, to pass through it (CORS among it) on its way
+        # out; without, HiccupMiddleware answers the same, one layer out.
+        if app.user_middleware:
+            app.user_middleware.append(Middleware(ErrorResponder, settings=settings))
         stack = build()
         if isinstance(stack, ServerErrorMiddleware) and stack.handler is answer:
             # Left with hiccup's handler, it would answer an exception as
