@@ -96,11 +96,17 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
     build = app.build_middleware_stack
 
     def build_with_hiccup() -> ASGIApp:
-        # The app's middleware is settled by now: Starlette refuses more once
-        # the stack is built. Only if there is some does an envelope need to
-        # be made inside it, to pass through it (CORS among it) on its way
-        # out; without, HiccupMiddleware answers the same, one layer out.
-        if app.user_middleware:
+        # The app's middleware and handlers are settled by now: Starlette
+        # refuses more middleware once the stack is built. An envelope needs
+        # making inside that middleware, if there is some, to pass through it
+        # (CORS among it) on its way out; and before a 500 handler of the
+        # app's own, if it has one, so that routes answer alike either way.
+        # Otherwise HiccupMiddleware answers the same, one layer further out.
+        own_handler = any(
+            app.exception_handlers.get(key, answer) is not answer
+            for key in (500, Exception)
+        )
+        if app.user_middleware or own_handler:
             app.user_middleware.append(Middleware(ErrorResponder, settings=settings))
         stack = build()
         if isinstance(stack, ServerErrorMiddleware) and stack.handler is answer:

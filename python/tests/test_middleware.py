@@ -572,6 +572,34 @@ def test_apps_own_exception_handler_answers_errors_of_its_middleware(
     assert len(logs.events("http.exception")) == 1
 
 
+def test_route_errors_get_the_envelope_beside_an_apps_own_handler(
+    logs: LogCapture,
+) -> None:
+    app = FastAPI()
+    handled: list[str] = []
+
+    @app.get("/fail")
+    async def fail() -> None:
+        raise RuntimeError("route failed")
+
+    hiccup.install(app)
+    hiccup.configure_logging(hiccup.Settings(), stream=logs.stream)
+
+    @app.exception_handler(Exception)
+    async def own(request: Request, exc: Exception) -> Response:
+        handled.append(str(exc))
+        return JSONResponse({"detail": "ours"}, status_code=500)
+
+    sent = get(app, "/fail")
+
+    # The same as in an app with middleware of its own: hiccup answers what
+    # routes raise; the app's handler is for what its middleware raises.
+    assert handled == []
+    assert (sent.status, sent.json()["code"]) == (500, "INTERNAL")
+    assert sent.header_values("x-request-id") == [sent.json()["request_id"]]
+    assert len(logs.events("http.exception")) == 1
+
+
 def test_error_after_yield_is_logged_once(app: FastAPI, logs: LogCapture) -> None:
     sent = get(app, "/after-yield")
 
