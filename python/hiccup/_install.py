@@ -94,6 +94,7 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
     for kind in (HTTPException, RequestValidationError, Problem, Exception):
         app.add_exception_handler(kind, answer)
     build = app.build_middleware_stack
+    responder = Middleware(ErrorResponder, settings=settings)
 
     def build_with_hiccup() -> ASGIApp:
         # The app's middleware and handlers are settled by now: Starlette
@@ -106,8 +107,10 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
             app.exception_handlers.get(key, answer) is not answer
             for key in (500, Exception)
         )
-        if app.user_middleware or own_handler:
-            app.user_middleware.append(Middleware(ErrorResponder, settings=settings))
+        if (
+            app.user_middleware or own_handler
+        ) and responder not in app.user_middleware:
+            app.user_middleware.append(responder)
         stack = build()
         if isinstance(stack, ServerErrorMiddleware) and stack.handler is answer:
             # Left with hiccup's handler, it would answer an exception as
