@@ -126,20 +126,36 @@ def _banner(text: str) -> None:
     print("=" * 72)
 
 
+def _report(
+    results: dict[str, object],
+    mode: str,
+    *,
+    heading: str,
+    table: str,
+    document: dict[str, object],
+    summary: list[str],
+) -> None:
+    """Print one mode's heading and table, and keep its results and summary."""
+    print(heading)
+    print(table)
+    print()
+    results[mode] = document
+    _summary(results).extend(summary)
+
+
 def _run_inprocess(options: argparse.Namespace, results: dict[str, object]) -> int:
     """Print the in-process table and keep its results; return the mismatches."""
     warmup = min(options.requests, _MAX_WARMUP)
     rows = inprocess.run(options.rounds, options.requests, warmup)
-    print(
-        f"in-process: {options.rounds} round(s) of {options.requests} requests per"
-        f" variant and route, in {inprocess.SLICES} interleaved slices;"
-        " median µs per request (lower is better)"
-    )
-    print(report.inprocess_table(rows))
-    print()
-    results["inprocess"] = report.inprocess_json(rows)
-    _summary(results).extend(
-        report.summary_lines("in-process", report.inprocess_costs(rows))
+    _report(
+        results,
+        "inprocess",
+        heading=f"in-process: {options.rounds} round(s) of {options.requests}"
+        f" requests per variant and route, in {inprocess.SLICES} interleaved slices;"
+        " median µs per request (lower is better)",
+        table=report.inprocess_table(rows),
+        document=report.inprocess_json(rows),
+        summary=report.summary_lines("in-process", report.inprocess_costs(rows)),
     )
 
     return sum(row.mismatches for row in rows)
@@ -151,18 +167,17 @@ def _run_instructions(
     """Print the instructions table and keep its results; return the mismatches."""
     requests = min(options.requests, _MAX_COUNTED)
     rows = instructions.run(valgrind, requests, min(requests, _MAX_WARMUP))
-    print(
-        f"instructions: {requests} requests per variant and route under valgrind's"
-        " callgrind, one process per variant; thousands of instructions per"
-        " request (lower is better)"
-    )
-    print(report.instructions_table(rows))
-    print()
-    results["instructions"] = report.instructions_json(rows)
-    _summary(results).extend(
-        report.summary_lines(
+    _report(
+        results,
+        "instructions",
+        heading=f"instructions: {requests} requests per variant and route under"
+        " valgrind's callgrind, one process per variant; thousands of instructions per"
+        " request (lower is better)",
+        table=report.instructions_table(rows),
+        document=report.instructions_json(rows),
+        summary=report.summary_lines(
             "instructions", report.instructions_costs(rows), unit="k instructions"
-        )
+        ),
     )
 
     return sum(row.mismatches for row in rows)
@@ -173,16 +188,15 @@ def _run_loopback(
 ) -> int:
     """Print the loopback table and keep its results; return the mismatches."""
     rows = loopback.run(wrk, options.rounds, options.seconds)
-    print(
-        f"loopback: uvicorn {' '.join(loopback.server_options())}, one worker;"
+    _report(
+        results,
+        "loopback",
+        heading=f"loopback: uvicorn {' '.join(loopback.server_options())}, one worker;"
         f" wrk -t1 -c{loopback.CONNECTIONS} -d{options.seconds}s;"
-        f" {options.rounds} round(s), medians (req/s: higher is better)"
-    )
-    print(report.loopback_table(rows))
-    print()
-    results["loopback"] = report.loopback_json(rows)
-    _summary(results).extend(
-        report.summary_lines("loopback", report.loopback_costs(rows))
+        f" {options.rounds} round(s), medians (req/s: higher is better)",
+        table=report.loopback_table(rows),
+        document=report.loopback_json(rows),
+        summary=report.summary_lines("loopback", report.loopback_costs(rows)),
     )
 
     return sum(row.mismatches for row in rows)

@@ -539,11 +539,22 @@ def test_error_in_plain_asgi_middleware_gets_an_envelope(logs: LogCapture) -> No
     )
 
 
+def own_exception_handler(app: FastAPI) -> list[str]:
+    """Register the app's own handler for Exception; return what it handles."""
+    handled: list[str] = []
+
+    @app.exception_handler(Exception)
+    async def own(request: Request, exc: Exception) -> Response:
+        handled.append(str(exc))
+        return JSONResponse({"detail": "ours"}, status_code=500)
+
+    return handled
+
+
 def test_apps_own_exception_handler_answers_errors_of_its_middleware(
     logs: LogCapture,
 ) -> None:
     app = FastAPI()
-    handled: list[str] = []
 
     class Failing(BaseHTTPMiddleware):
         async def dispatch(
@@ -559,10 +570,7 @@ def test_apps_own_exception_handler_answers_errors_of_its_middleware(
     hiccup.install(app)
     hiccup.configure_logging(hiccup.Settings(), stream=logs.stream)
 
-    @app.exception_handler(Exception)
-    async def own(request: Request, exc: Exception) -> Response:
-        handled.append(str(exc))
-        return JSONResponse({"detail": "ours"}, status_code=500)
+    handled = own_exception_handler(app)
 
     sent = get(app, "/fail")
 
@@ -576,7 +584,6 @@ def test_route_errors_get_the_envelope_beside_an_apps_own_handler(
     logs: LogCapture,
 ) -> None:
     app = FastAPI()
-    handled: list[str] = []
 
     @app.get("/fail")
     async def fail() -> None:
@@ -585,10 +592,7 @@ def test_route_errors_get_the_envelope_beside_an_apps_own_handler(
     hiccup.install(app)
     hiccup.configure_logging(hiccup.Settings(), stream=logs.stream)
 
-    @app.exception_handler(Exception)
-    async def own(request: Request, exc: Exception) -> Response:
-        handled.append(str(exc))
-        return JSONResponse({"detail": "ours"}, status_code=500)
+    handled = own_exception_handler(app)
 
     sent = get(app, "/fail")
 
