@@ -1,0 +1,387 @@
+import {
+  type BreakerOptions,
+  type BudgetOptions,
+  type OriginState,
+  originState,
+} from "./budget.js";
+import { type HiccupError, isHiccupError } from "./errors/hiccup-error.js";
+import { bindReporters, emit, type Reporter } from "./events.js";
+import {
+  type FailedRequest,
+  invalidBody,
+  networkFailure,
+  readFailure,
+  timeoutFailure,
+} from "./problem.js";
+import {
+  backoff,
+  decide,
+  isRetryableFailure,
+  type OriginGate,
+  type RetryOptions,
+  type RetryPolicy,
+  retryPolicy,
+} from "./retry.js";
+import { attemptParent, startTrace, type Trace } from "./traceparent.js";
+import { sleep, whenOnline, whenVisible } from "./wait.js";
+
+/** How a client sends requests. Every field is optional. */
+export interface ClientOptions {
+  /** What relative request URLs resolve against; defaults to the page's URL. */
+  readonly baseUrl?: string | URL;
+  /** The locale the failure copy of this client's errors is described in. */
+  readonly locale?: string;
+  /** Headers sent with every request; a request's own headers win. */
+  readonly headers?: HeadersInit;
+  /** How failed attempts are retried; `false` turns automatic retries off. */
+  readonly retry?: RetryOptions | false;
+  /** The tab's retry budget per origin; `false` lets this client ignore it. */
+  readonly budget?: BudgetOptions | false;
+  /** The tab's breaker per origin; `false` lets this client ignore it. */
+  readonly breaker?: BreakerOptions | false;
+  /** How long one attempt may take, in milliseconds. */
+  readonly timeoutMs?: number;
+  /** How long an operation may take, retries and waits included. */
+  readonly deadlineMs?: number;
+  /** Give every POST and PATCH an Idempotency-Key, so that it can be retried. */
+  readonly idempotencyKeys?: boolean;
+  /** Receive every failure, retry and modal event of this client. */
+  readonly reporters?: readonly Reporter[];
+  /** Called with every failure that reaches the caller. */
+  readonly onError?: (error: HiccupError) => void;
+  /** The fetch to send requests with; defaults to the global one. */
+  readonly fetch?: typeof fetch;
+}
+
+/** `fetch`'s options, plus the client's own. */
+export interface RequestOptions extends RequestInit {
+  /** A value to send as the JSON body. */
+  readonly json?: unknown;
+  /**
+   * The Idempotency-Key to send with every attempt: a key of the caller's,
+   * or `true` for a new one. A POST or PATCH is only retried with a key.
+   */
+  readonly idempotencyKey?: string | boolean;
+  readonly retry?: RetryOptions | false;
+  readonly timeoutMs?: number;
+  readonly deadlineMs?: number;
+}
+
+/** Sends requests, retries what is safe, and turns failures into HiccupErrors. */
+export interface Client {
+  /** Send a request; resolve to its response when the status is 2xx. */
+  request(input: string | URL, options?: RequestOptions): Promise<Response>;
+  /** Send a request; resolve to its parsed JSON body (`undefined` when empty). */
+  json<T = unknown>(input: string | URL, options?: RequestOptions): Promise<T>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_DEADLINE_MS = 90_000;
+
+const IDEMPOTENCY_KEY = "Idempotency-Key";
+
+/** One call of `request` or `json`, which "Try again" can run again. */
+interface Operation {
+  readonly url: URL;
+  readonly method: string;
+  readonly init: RequestInit;
+  readonly headers: Headers;
+  readonly key: string | undefined;
+  readonly trace: Trace;
+  readonly policy: RetryPolicy | undefined;
+  readonly timeoutMs: number;
+  readonly deadlineMs: number;
+  readonly gate: OriginGate & Pick<OriginState, "failed" | "succeeded">;
+  readonly finish: (response: Response, request: FailedRequest) => Promise<unknown>;
+}
+
+/** Why an attempt was aborted by the client itself. */
+const ATTEMPT_TIMEOUT = Symbol("attempt timeout");
+const DEADLINE = Symbol("deadline");
+
+/** Make a client. */
+export function createClient(options: ClientOptions = {}): Client {
+  const send = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const reporters = options.reporters ?? [];
+
+  function operation(
+    input: string | URL,
+    request: RequestOptions,
+    finish: Operation["finish"],
+  ): Operation {
+    const { json, idempotencyKey, retry, timeoutMs, deadlineMs, ...init } = request;
+    const url = resolve(input, options.baseUrl);
+    const method = (init.method ?? "GET").toUpperCase();
+    const headers = new Headers(options.headers);
+    new Headers(init.headers).forEach((value, name) => {
+      headers.set(name, value);
+    });
+    if (json !== undefined) {
+      init.body = JSON.stringify(json);
+      if (!headers.has("Content-Type")) {
+        headers.set("Content-Type", "application/json");
+      }
+    }
+    const key = chooseKey(headers, method, idempotencyKey, options.idempotencyKeys === true);
+    if (key !== undefined) {
+      headers.set(IDEMPOTENCY_KEY, key);
+    }
+    const retryOptions = retry ?? options.retry ?? {};
+
+    return {
+      url,
+      method,
+      init: { ...init, method },
+      headers,
+      key,
+      trace: startTrace(headers.get("traceparent")),
+      policy: retryOptions === false ? undefined : retryPolicy(retryOptions),
+      timeoutMs: timeoutMs ?? options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      deadlineMs: deadlineMs ?? options.deadlineMs ?? DEFAULT_DEADLINE_MS,
+      gate: gateFor(url.origin, options.budget, options.breaker),
+      finish,
+    };
+  }
+
+  async function execute(op: Operation): Promise<unknown> {
+    try {
+      return await run(op);
+    } catch (thrown) {
+      if (isHiccupError(thrown)) {
+        thrown.tryAgain = () => execute(op);
+        bindReporters(thrown, reporters);
+        emit({ type: "failure", error: thrown }, reporters);
+        options.onError?.(thrown);
+      }
+      throw thrown;
+    }
+  }
+
+  async function run(op: Operation): Promise<unknown> {
+    const caller = op.init.signal ?? undefined;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(DEADLINE), op.deadlineMs);
+    const endsAt = Date.now() + op.deadlineMs;
+    const signal = anySignal([caller, deadline.signal]);
+    let attempts = 0;
+
+    try {
+      for (;;) {
+        attempts++;
+        const request = facts(op, attempts);
+        const outcome = await attempt(op, request, signal, caller);
+        if (outcome.response !== undefined) {
+          op.gate.succeeded();
+          return await op.finish(outcome.response, request);
+        }
+        const { error, hinted } = outcome;
+        const policy = op.policy;
+        if (policy === undefined) {
+          throw error;
+        }
+        const longWait = (error.retry.afterMs ?? 0) > policy.maxAfterMs;
+        if (longWait || (hinted ? error.retry.auto : isRetryableFailure(error, policy))) {
+          op.gate.failed(error.retry.afterMs, longWait);
+        }
+        const verdict = decide(
+          {
+            error,
+            attempts,
+            hinted,
+            keyed: op.key !== undefined,
+            replayable: !(op.init.body instanceof ReadableStream),
+            remainingMs: endsAt - Date.now(),
+          },
+          policy,
+          op.gate,
+        );
+        if (!verdict.retry) {
+          throw error;
+        }
+        emit(
+          {
+            type: "retry",
+            error,
+            attempt: attempts,
+            delayMs: verdict.delayMs,
+            reason: verdict.reason,
+          },
+          reporters,
+        );
+        await pause(verdict.delayMs, policy, signal);
+      }
+    } catch (thrown) {
+      if (caller?.aborted === true) {
+        throw caller.reason;
+      }
+      if (deadline.signal.aborted && !isHiccupError(thrown)) {
+        throw timeoutFailure(facts(op, attempts), op.deadlineMs);
+      }
+      throw thrown;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  type Outcome =
+    | { readonly response: Response; readonly error?: never; readonly hinted?: never }
+    | { readonly response?: never; readonly error: HiccupError; readonly hinted: boolean };
+
+  async function attempt(
+    op: Operation,
+    request: FailedRequest,
+    signal: AbortSignal,
+    caller: AbortSignal | undefined,
+  ): Promise<Outcome> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(ATTEMPT_TIMEOUT), op.timeoutMs);
+    const onAbort = () => controller.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const headers = new Headers(op.headers);
+    headers.set("traceparent", attemptParent(op.trace));
+
+    try {
+      const response = await send(op.url, { ...op.init, headers, signal: controller.signal });
+      if (response.ok) {
+        return { response };
+      }
+      return await readFailure(response, request);
+    } catch (thrown) {
+      if (caller?.aborted === true || controller.signal.reason === DEADLINE) {
+        throw thrown;
+      }
+      if (controller.signal.reason === ATTEMPT_TIMEOUT) {
+        return { error: timeoutFailure(request, op.timeoutMs), hinted: false };
+      }
+      return { error: networkFailure(request, thrown), hinted: false };
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  function facts(op: Operation, attempts: number): FailedRequest {
+    return {
+      method: op.method,
+      url: op.url,
+      locale: options.locale,
+      attempts,
+      idempotencyKey: op.key,
+      traceId: op.trace.traceId,
+    };
+  }
+
+  return {
+    request(input, init = {}) {
+      return execute(operation(input, init, async (response) => response)) as Promise<Response>;
+    },
+    json<T>(input: string | URL, init: RequestOptions = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has("Accept")) {
+        headers.set("Accept", "application/json, application/problem+json");
+      }
+
+      return execute(operation(input, { ...init, headers }, parseJson)) as Promise<T>;
+    },
+  };
+}
+
+/** Wait out a retry's delay, then for the network and for someone to look. */
+async function pause(delayMs: number, policy: RetryPolicy, signal: AbortSignal): Promise<void> {
+  await sleep(delayMs, signal);
+  if (globalThis.navigator?.onLine === false) {
+    await whenOnline(signal);
+    // Every tab that was offline comes back at once: spread them out.
+    await sleep(backoff(1, policy, Math.random), signal);
+  }
+  await whenVisible(signal);
+}
+
+async function parseJson(response: Response, request: FailedRequest): Promise<unknown> {
+  const text = await response.text();
+  if (text === "") {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw invalidBody(response, request, cause);
+  }
+}
+
+function resolve(input: string | URL, baseUrl: string | URL | undefined): URL {
+  const base = baseUrl ?? globalThis.location?.href;
+  try {
+    return new URL(input, base);
+  } catch {
+    throw new TypeError(
+      `The request URL ${JSON.stringify(String(input))} is not valid${
+        base === undefined ? " and there is no baseUrl to resolve it against" : ` against ${base}`
+      }.`,
+    );
+  }
+}
+
+function chooseKey(
+  headers: Headers,
+  method: string,
+  wanted: string | boolean | undefined,
+  byDefault: boolean,
+): string | undefined {
+  if (typeof wanted === "string") {
+    return wanted;
+  }
+  const given = headers.get(IDEMPOTENCY_KEY);
+  if (given !== null) {
+    return given;
+  }
+  if (wanted === true || (wanted === undefined && byDefault && /^(POST|PATCH)$/.test(method))) {
+    return newKey();
+  }
+
+  return undefined;
+}
+
+// randomUUID only exists in secure contexts; plain-http pages get 128
+// random bits in hex, which serve a key just as well.
+function newKey(): string {
+  if (typeof crypto.randomUUID === "function") {
+    return crypto.randomUUID();
+  }
+
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) =>
+    byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+function gateFor(
+  origin: string,
+  budget: BudgetOptions | false | undefined,
+  breaker: BreakerOptions | false | undefined,
+): Operation["gate"] {
+  const state = originState(origin, budget || {}, breaker || {});
+
+  return {
+    isOpen: () => breaker !== false && state.isOpen(),
+    take: () => budget === false || state.take(),
+    failed: (waitMs, longWait) => state.failed(waitMs, longWait),
+    succeeded: () => state.succeeded(),
+  };
+}
+
+// A signal that aborts when the first of `signals` does, with its reason.
+function anySignal(signals: readonly (AbortSignal | undefined)[]): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of signals) {
+    if (signal === undefined) {
+      continue;
+    }
+    if (signal.aborted) {
+      controller.abort(signal.reason);
+      break;
+    }
+    signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  }
+
+  return controller.signal;
+}
