@@ -21,6 +21,7 @@ import {
   type RetryOptions,
   type RetryPolicy,
   retryPolicy,
+  type Verdict,
 } from "./retry.js";
 import { attemptParent, startTrace, type Trace } from "./traceparent.js";
 import { sleep, whenOnline, whenVisible } from "./wait.js";
@@ -110,6 +111,9 @@ export function createClient(options: ClientOptions = {}): Client {
     finish: Operation["finish"],
   ): Operation {
     const { json, idempotencyKey, retry, timeoutMs, deadlineMs, ...init } = request;
+    if (json !== undefined && init.body != null) {
+      throw new TypeError("Give a request either `json` or `body`, not both.");
+    }
     const url = resolve(input, options.baseUrl);
     const method = (init.method ?? "GET").toUpperCase();
     const headers = new Headers(options.headers);
@@ -126,7 +130,10 @@ export function createClient(options: ClientOptions = {}): Client {
     if (key !== undefined) {
       headers.set(IDEMPOTENCY_KEY, key);
     }
-    const retryOptions = retry ?? options.retry ?? {};
+    // A request's retry options refine the client's; `false` on either side
+    // turns retries off.
+    const retryOptions =
+      retry === false || options.retry === false ? false : { ...options.retry, ...retry };
 
     return {
       url,
@@ -151,7 +158,11 @@ export function createClient(options: ClientOptions = {}): Client {
         thrown.tryAgain = () => execute(op);
         bindReporters(thrown, reporters);
         emit({ type: "failure", error: thrown }, reporters);
-        options.onError?.(thrown);
+        try {
+          options.onError?.(thrown);
+        } catch {
+          // The caller is owed the failure itself, not a bug in its hook.
+        }
       }
       throw thrown;
     }
@@ -162,71 +173,48 @@ export function createClient(options: ClientOptions = {}): Client {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(DEADLINE), op.deadlineMs);
     const endsAt = Date.now() + op.deadlineMs;
-    const signal = anySignal([caller, deadline.signal]);
-    let attempts = 0;
+    const [signal, unlink] = anySignal([caller, deadline.signal]);
+    let last: HiccupError | undefined;
 
     try {
-      for (;;) {
-        attempts++;
-        const request = facts(op, attempts);
-        const outcome = await attempt(op, request, signal, caller);
-        if (outcome.response !== undefined) {
-          op.gate.succeeded();
-          return await op.finish(outcome.response, request);
+      for (let attempts = 1; ; attempts++) {
+        // A signal that is already aborted fires no event, so the attempt
+        // below would go out regardless: stop here instead.
+        signal.throwIfAborted();
+        const outcome = await attempt(op, facts(op, attempts), signal, caller);
+        if (outcome.error === undefined) {
+          return outcome.value;
         }
-        const { error, hinted } = outcome;
-        const policy = op.policy;
-        if (policy === undefined) {
-          throw error;
-        }
-        const longWait = (error.retry.afterMs ?? 0) > policy.maxAfterMs;
-        if (longWait || (hinted ? error.retry.auto : isRetryableFailure(error, policy))) {
-          op.gate.failed(error.retry.afterMs, longWait);
-        }
-        const verdict = decide(
-          {
-            error,
-            attempts,
-            hinted,
-            keyed: op.key !== undefined,
-            replayable: !(op.init.body instanceof ReadableStream),
-            remainingMs: endsAt - Date.now(),
-          },
-          policy,
-          op.gate,
-        );
+        last = outcome.error;
+        const verdict = judge(op, outcome, attempts, endsAt - Date.now());
         if (!verdict.retry) {
-          throw error;
+          throw outcome.error;
         }
-        emit(
-          {
-            type: "retry",
-            error,
-            attempt: attempts,
-            delayMs: verdict.delayMs,
-            reason: verdict.reason,
-          },
-          reporters,
-        );
-        await pause(verdict.delayMs, policy, signal);
+        const { delayMs, reason } = verdict;
+        emit({ type: "retry", error: last, attempt: attempts, delayMs, reason }, reporters);
+        await pause(delayMs, op.policy ?? retryPolicy(), signal);
       }
     } catch (thrown) {
       if (caller?.aborted === true) {
         throw caller.reason;
       }
-      if (deadline.signal.aborted && !isHiccupError(thrown)) {
-        throw timeoutFailure(facts(op, attempts), op.deadlineMs);
-      }
-      throw thrown;
+      // The deadline passed while waiting to retry: the caller gets the
+      // failure it was waiting out, which says more than "too slow".
+      throw deadline.signal.aborted && last !== undefined && !isHiccupError(thrown) ? last : thrown;
     } finally {
       clearTimeout(timer);
+      unlink();
     }
   }
 
   type Outcome =
-    | { readonly response: Response; readonly error?: never; readonly hinted?: never }
-    | { readonly response?: never; readonly error: HiccupError; readonly hinted: boolean };
+    | { readonly value: unknown; readonly error?: undefined }
+    | { readonly error: HiccupError; readonly hinted: boolean };
 
+  /**
+   * Make one attempt. A success is finished (its body parsed, for `json`)
+   * under the attempt's timeout too, since a body can stall as well.
+   */
   async function attempt(
     op: Operation,
     request: FailedRequest,
@@ -242,22 +230,61 @@ export function createClient(options: ClientOptions = {}): Client {
 
     try {
       const response = await send(op.url, { ...op.init, headers, signal: controller.signal });
-      if (response.ok) {
-        return { response };
+      // Below 400 is not a failure: redirects a caller asked to see, a 304,
+      // or the opaque response of a no-cors request.
+      if (response.status < 400) {
+        op.gate.succeeded();
+        return { value: await op.finish(response, request) };
       }
       return await readFailure(response, request);
     } catch (thrown) {
-      if (caller?.aborted === true || controller.signal.reason === DEADLINE) {
+      if (caller?.aborted === true || isHiccupError(thrown)) {
         throw thrown;
       }
-      if (controller.signal.reason === ATTEMPT_TIMEOUT) {
-        return { error: timeoutFailure(request, op.timeoutMs), hinted: false };
+      const reason = controller.signal.reason;
+      if (reason === ATTEMPT_TIMEOUT || reason === DEADLINE) {
+        const limitMs = reason === DEADLINE ? op.deadlineMs : op.timeoutMs;
+        return { error: timeoutFailure(request, limitMs), hinted: false };
       }
       return { error: networkFailure(request, thrown), hinted: false };
     } finally {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Tell the origin's breaker about a failure, then decide on a retry. */
+  function judge(
+    op: Operation,
+    outcome: { readonly error: HiccupError; readonly hinted: boolean },
+    attempts: number,
+    remainingMs: number,
+  ): Verdict {
+    const { error, hinted } = outcome;
+    const policy = op.policy ?? retryPolicy();
+    const longWait = (error.retry.afterMs ?? 0) > policy.maxAfterMs;
+    if (longWait || (hinted ? error.retry.auto : isRetryableFailure(error, policy))) {
+      op.gate.failed(error.retry.afterMs, longWait);
+    } else {
+      // The origin answered, if only to say no: it is up.
+      op.gate.succeeded();
+    }
+    if (op.policy === undefined) {
+      return { retry: false, reason: "automatic retries are off" };
+    }
+
+    return decide(
+      {
+        error,
+        attempts,
+        hinted,
+        keyed: op.key !== undefined,
+        replayable: !(op.init.body instanceof ReadableStream),
+        remainingMs,
+      },
+      op.policy,
+      op.gate,
+    );
   }
 
   function facts(op: Operation, attempts: number): FailedRequest {
@@ -272,12 +299,14 @@ export function createClient(options: ClientOptions = {}): Client {
   }
 
   return {
-    request(input, init = {}) {
+    // Async, so that a bad URL or option rejects like any other failure
+    // instead of throwing before a promise exists.
+    async request(input, init = {}) {
       return execute(operation(input, init, async (response) => response)) as Promise<Response>;
     },
-    json<T>(input: string | URL, init: RequestOptions = {}) {
+    async json<T>(input: string | URL, init: RequestOptions = {}) {
       const headers = new Headers(init.headers);
-      if (!headers.has("Accept")) {
+      if (!headers.has("Accept") && !new Headers(options.headers).has("Accept")) {
         headers.set("Accept", "application/json, application/problem+json");
       }
 
@@ -305,7 +334,13 @@ async function parseJson(response: Response, request: FailedRequest): Promise<un
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw invalidBody(response, request, cause);
+    // The body is used up; the error gets a copy the caller can still read.
+    const copy = new Response(text, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+    throw invalidBody(copy, request, cause);
   }
 }
 
@@ -369,9 +404,19 @@ function gateFor(
   };
 }
 
-// A signal that aborts when the first of `signals` does, with its reason.
-function anySignal(signals: readonly (AbortSignal | undefined)[]): AbortSignal {
+// A signal that aborts when the first of `signals` does, with its reason,
+// and a function that detaches it, so that a long-lived caller's signal
+// does not collect a listener per operation.
+function anySignal(signals: readonly (AbortSignal | undefined)[]): [AbortSignal, () => void] {
   const controller = new AbortController();
+  const linked: AbortSignal[] = [];
+  const onAbort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
+  const unlink = () => {
+    for (const signal of linked) {
+      signal.removeEventListener("abort", onAbort);
+    }
+  };
+
   for (const signal of signals) {
     if (signal === undefined) {
       continue;
@@ -380,8 +425,9 @@ function anySignal(signals: readonly (AbortSignal | undefined)[]): AbortSignal {
       controller.abort(signal.reason);
       break;
     }
-    signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+    signal.addEventListener("abort", onAbort, { once: true });
+    linked.push(signal);
   }
 
-  return controller.signal;
+  return [controller.signal, unlink];
 }

@@ -112,7 +112,8 @@ export function decide(
   if (!failure.hinted && !isRetryableFailure(error, policy)) {
     return no("a repeat cannot fix this status");
   }
-  const delayMs = Math.max(hintMs ?? 0, backoff(failure.attempts, policy, random));
+  const jitterMs = backoff(failure.attempts, policy, random);
+  const delayMs = Math.max(hintMs ?? 0, jitterMs);
   if (delayMs >= failure.remainingMs) {
     return no("the deadline would pass before the next attempt");
   }
@@ -123,7 +124,7 @@ export function decide(
     return no("the tab's retry budget for this origin is spent");
   }
 
-  return { retry: true, delayMs, reason: hintMs === undefined ? "backoff" : "server hint" };
+  return { retry: true, delayMs, reason: delayMs > jitterMs ? "server hint" : "backoff" };
 }
 
 function no(reason: string): Verdict {

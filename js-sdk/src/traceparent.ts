@@ -1,7 +1,7 @@
 // W3C Trace Context (https://www.w3.org/TR/trace-context/): one trace per
 // operation, one span per attempt, so the server's traces show the retries.
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZEROS = /^0+$/;
 
 /** The trace an operation's attempts belong to. */
@@ -16,8 +16,10 @@ export interface Trace {
  */
 export function startTrace(header: string | null): Trace {
   const match = header === null ? null : TRACEPARENT.exec(header.trim());
-  if (match?.[1] !== undefined && match[2] !== undefined && !ZEROS.test(match[1])) {
-    return { traceId: match[1], flags: match[2] };
+  const [, traceId, parentId, flags] = match ?? [];
+  // The spec makes an all-zero trace ID or parent ID invalid.
+  if (traceId && parentId && flags && !ZEROS.test(traceId) && !ZEROS.test(parentId)) {
+    return { traceId, flags };
   }
 
   return { traceId: randomHex(16), flags: "01" };

@@ -56,13 +56,20 @@ function until(signal: AbortSignal, start: (done: () => void) => () => void): Pr
       reject(signal.reason);
       return;
     }
+    let settled = false;
+    let stop: (() => void) | undefined;
     const finish = (outcome: () => void) => {
-      stop();
+      settled = true;
+      stop?.();
       signal.removeEventListener("abort", onAbort);
       outcome();
     };
     const onAbort = () => finish(() => reject(signal.reason));
-    const stop = start(() => finish(resolve));
     signal.addEventListener("abort", onAbort, { once: true });
+    stop = start(() => finish(resolve));
+    // `start` may have finished at once, before its clean-up existed.
+    if (settled) {
+      stop();
+    }
   });
 }
