@@ -1,37 +1,66 @@
+import { isCode } from "./codes.js";
 import {
   type Category,
-  CODES,
-  COPY,
-  type Code,
-  type CodeSpec,
   type CopyEntry,
-  GENERIC_COPY,
   LOCALES,
   type Locale,
+  type LocaleCopy,
   SOURCE_LOCALE,
+  type UiCopy,
 } from "./contract.generated.js";
+// The source locale's words are always there, so every lookup finds some.
+// This module must be the one of SOURCE_LOCALE; a test makes sure it is.
+import { copy as sourceCopy } from "./copy/en.generated.js";
+
+export type { LocaleCopy, UiCopy } from "./contract.generated.js";
 
 /** Values a copy template can refer to by name. */
 export type CopyParams = Readonly<Record<string, string | number>>;
 
-/** Tell whether `value` is a code this build of the contract knows. */
-export function isCode(value: unknown): value is Code {
-  return typeof value === "string" && Object.hasOwn(CODES, value);
+export { codeSpec, isCode } from "./codes.js";
+
+// Registered copy by lower-case locale, since tags match regardless of case.
+const registry = new Map<string, LocaleCopy>([[sourceCopy.locale.toLowerCase(), sourceCopy]]);
+
+/**
+ * Make the words of some locales available to `lookupCopy` and `uiCopy`.
+ *
+ * Each locale's words are a module of their own, so that an app bundles only
+ * the locales it serves; the source locale's are registered from the start.
+ * Registering a locale again replaces its words.
+ *
+ * @throws TypeError when a copy is for a locale this contract does not
+ *   list; then none of `copies` is registered.
+ */
+export function registerCopy(...copies: LocaleCopy[]): void {
+  for (const copy of copies) {
+    const locale: unknown = copy.locale;
+    if (!LOCALES.some((known) => known === locale)) {
+      const expected = LOCALES.map((known) => JSON.stringify(known)).join(", ");
+      throw new TypeError(
+        `registerCopy: locale ${shown(locale)} is not one of this contract's (${expected})`,
+      );
+    }
+  }
+  for (const copy of copies) {
+    registry.set(copy.locale.toLowerCase(), copy);
+  }
 }
 
-/** Return the status, category, retry policy and params of a known code. */
-export function codeSpec(code: Code): CodeSpec {
-  return CODES[code];
+function shown(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
 /**
  * Find the copy users should see for `code` in `locale`.
  *
  * Locales are tried from the most specific down ("fr-CA", then "fr"), then
- * the contract's source locale. A code this build does not know, or one
- * without copy in any of those locales, falls back to the generic copy of
- * `category`, through the same locales. Without a category that fallback is
- * skipped, so a caller can try other copy (such as the server's) in between.
+ * the contract's source locale, among the registered ones: a locale that was
+ * never passed to `registerCopy` is skipped. A code this build does not know,
+ * or one without copy in any of those locales, falls back to the generic
+ * copy of `category`, through the same locales. Without a category that
+ * fallback is skipped, so a caller can try other copy (such as the server's)
+ * in between.
  *
  * @returns The entry, or `undefined` when nothing matches.
  */
@@ -40,59 +69,99 @@ export function lookupCopy(
   locale: string,
   category?: Category,
 ): CopyEntry | undefined {
-  const locales = fallbackLocales(locale);
+  return findCopy(code, locale, category)?.entry;
+}
+
+/** A copy entry, and the locale it is in. */
+export interface FoundCopy {
+  readonly entry: CopyEntry;
+  readonly locale: Locale;
+}
+
+/** Look copy up as `lookupCopy` does, and also say which locale it is in. */
+export function findCopy(code: string, locale: string, category?: Category): FoundCopy | undefined {
+  const copies = fallbackCopies(locale);
 
   if (isCode(code)) {
-    const entry = firstEntry(locales, (candidate) => COPY[candidate][code]);
-    if (entry !== undefined) {
-      return entry;
+    const found = firstEntry(copies, (copy) => copy.codes[code]);
+    if (found !== undefined) {
+      return found;
     }
   }
   if (category === undefined) {
     return undefined;
   }
 
-  return firstEntry(locales, (candidate) => GENERIC_COPY[candidate][category]);
+  return firstEntry(copies, (copy) => copy.generic[category]);
+}
+
+/**
+ * Choose the registered locale that best serves a user who prefers
+ * `preferred`, in order (as in `navigator.languages`): the first tag with
+ * registered copy, tried from the most specific subtag down, else the
+ * source locale.
+ */
+export function negotiateLocale(preferred: readonly string[]): Locale {
+  for (const tag of preferred) {
+    const [best] = fallbackCopies(tag, false);
+    if (best !== undefined) {
+      return best.locale;
+    }
+  }
+
+  return SOURCE_LOCALE;
+}
+
+/**
+ * Return the words of the failure dialog itself in `locale`: its buttons,
+ * labels and countdown.
+ *
+ * The locale is chosen as `lookupCopy` chooses it: the most specific
+ * registered one, else the source locale.
+ */
+export function uiCopy(locale: string): UiCopy {
+  const [copy] = fallbackCopies(locale);
+
+  // fallbackCopies always ends with the source locale, which stays
+  // registered; sourceCopy only satisfies the type checker.
+  return (copy ?? sourceCopy).ui;
 }
 
 function firstEntry(
-  locales: readonly Locale[],
-  entryIn: (locale: Locale) => CopyEntry | undefined,
-): CopyEntry | undefined {
-  for (const locale of locales) {
-    const entry = entryIn(locale);
+  copies: readonly LocaleCopy[],
+  entryIn: (copy: LocaleCopy) => CopyEntry | undefined,
+): FoundCopy | undefined {
+  for (const copy of copies) {
+    const entry = entryIn(copy);
     if (entry !== undefined) {
-      return entry;
+      return { entry, locale: copy.locale };
     }
   }
 
   return undefined;
 }
 
-/** List the bundled locales to try for `tag`, most specific first. */
-function fallbackLocales(tag: string): Locale[] {
-  const found: Locale[] = [];
+/**
+ * List the registered copies to try for `tag`, most specific first, and
+ * then (unless `withSource` is false) the source locale's.
+ */
+function fallbackCopies(tag: string, withSource = true): LocaleCopy[] {
+  const found: LocaleCopy[] = [];
   const subtags = tag.split(/[-_]/);
 
   for (let length = subtags.length; length > 0; length--) {
-    const locale = bundledLocale(subtags.slice(0, length).join("-"));
-    if (locale !== undefined && !found.includes(locale)) {
-      found.push(locale);
+    // Language tags are case-insensitive (RFC 5646), so "FR" finds "fr".
+    const copy = registry.get(subtags.slice(0, length).join("-").toLowerCase());
+    if (copy !== undefined && !found.includes(copy)) {
+      found.push(copy);
     }
   }
-  const source = bundledLocale(SOURCE_LOCALE);
-  if (source !== undefined && !found.includes(source)) {
+  const source = registry.get(SOURCE_LOCALE.toLowerCase());
+  if (withSource && source !== undefined && !found.includes(source)) {
     found.push(source);
   }
 
   return found;
-}
-
-// Language tags are case-insensitive (RFC 5646), so "FR" finds "fr".
-function bundledLocale(tag: string): Locale | undefined {
-  const wanted = tag.toLowerCase();
-
-  return LOCALES.find((locale) => locale.toLowerCase() === wanted);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,17 +1,17 @@
-import { readFileSync } from "node:fs";
-import { describe, expect, test } from "vitest";
+import { readdirSync, readFileSync } from "node:fs";
+import { beforeAll, describe, expect, test, vi } from "vitest";
 import {
   CODES,
   CONTRACT_VERSION,
-  COPY,
   type CopyEntry,
-  GENERIC_COPY,
   LOCALES,
-  type Locale,
+  type LocaleCopy,
   SOURCE_LOCALE,
   TYPE_BASE,
 } from "../src/contract.generated.js";
-import { codeSpec, formatCopy, isCode, lookupCopy } from "../src/contract.js";
+import { codeSpec, formatCopy, isCode, lookupCopy, registerCopy, uiCopy } from "../src/contract.js";
+import { copy as en } from "../src/copy/en.generated.js";
+import { copy as fr } from "../src/copy/fr.generated.js";
 
 // The subset of contracts/errors.json these tests compare against.
 interface SourceContract {
@@ -21,6 +21,7 @@ interface SourceContract {
   readonly type_base: string;
   readonly codes: Readonly<Record<string, SourceCode>>;
   readonly generic: Readonly<Record<string, { readonly copy: SourceCopy }>>;
+  readonly ui: Readonly<Record<string, SourceUiText>>;
 }
 
 interface SourceCode {
@@ -42,10 +43,20 @@ interface SourceParam {
 
 type SourceCopy = Readonly<Record<string, CopyEntry>>;
 
+interface SourceUiText {
+  readonly params?: Readonly<Record<string, SourceParam>>;
+  readonly copy: Readonly<Record<string, string>>;
+}
+
 const SOURCE_PATH = new URL("../../contracts/errors.json", import.meta.url);
 const source = JSON.parse(readFileSync(SOURCE_PATH, "utf8")) as SourceContract;
 const sourceCodes = Object.entries(source.codes);
 const sourceGeneric = Object.entries(source.generic);
+const sourceUi = Object.entries(source.ui);
+
+// Every generated copy module, by locale; a test below checks that none is
+// missing.
+const COPIES: Readonly<Record<string, LocaleCopy>> = { en, fr };
 
 // Look a name up without the literal key types, as a client holding an
 // arbitrary string from the wire would.
@@ -53,15 +64,23 @@ function entryOf<T>(table: object, key: string): T | undefined {
   return Object.hasOwn(table, key) ? (table as Record<string, T>)[key] : undefined;
 }
 
-// Collect a code's (or a category's) entries from a generated table, keyed
-// by locale, in the shape the contract writes them.
-function bundledCopy(
-  table: { readonly [L in Locale]: object },
-  key: string,
-): Record<string, CopyEntry> {
-  const entries = LOCALES.map((locale) => [locale, entryOf<CopyEntry>(table[locale], key)]);
+// Collect a code's (or a category's, or a word of the dialog's) entries from
+// the generated copy modules, keyed by locale, in the shape the contract
+// writes them.
+function bundledCopy<T>(part: (copy: LocaleCopy) => object, key: string): Record<string, T> {
+  const entries = Object.entries(COPIES).map(([locale, copy]) => [
+    locale,
+    entryOf<T>(part(copy), key),
+  ]);
 
   return Object.fromEntries(entries.filter(([, entry]) => entry !== undefined));
+}
+
+// A copy of the contract module that nothing has registered copy with yet.
+async function freshContract(): Promise<typeof import("../src/contract.js")> {
+  vi.resetModules();
+
+  return import("../src/contract.js");
 }
 
 describe("generated tables match contracts/errors.json", () => {
@@ -79,6 +98,25 @@ describe("generated tables match contracts/errors.json", () => {
 
   test("every required locale is bundled", () => {
     expect(LOCALES).toEqual(expect.arrayContaining([...source.required_locales]));
+  });
+
+  test("has one copy module per required locale, and no other", () => {
+    const modules = readdirSync(new URL("../src/copy/", import.meta.url)).filter((name) =>
+      name.endsWith(".generated.ts"),
+    );
+
+    expect(modules.sort()).toEqual(
+      source.required_locales.map((locale) => `${locale}.generated.ts`).sort(),
+    );
+    expect(Object.keys(COPIES).sort()).toEqual([...source.required_locales].sort());
+  });
+
+  test.each(Object.entries(COPIES))("names its locale in the %s module", (locale, copy) => {
+    expect(copy.locale).toBe(locale);
+  });
+
+  test("has the source locale in the module registered first", () => {
+    expect(en.locale).toBe(SOURCE_LOCALE);
   });
 
   test("has exactly the contract's codes", () => {
@@ -130,18 +168,26 @@ describe("generated tables match contracts/errors.json", () => {
     });
 
     test("has the same copy in every locale", () => {
-      expect(bundledCopy(COPY, name)).toStrictEqual(code.copy);
+      expect(bundledCopy((copy) => copy.codes, name)).toStrictEqual(code.copy);
     });
   });
 
   test("has generic copy for exactly the contract's categories", () => {
-    const categories = new Set(LOCALES.flatMap((locale) => Object.keys(GENERIC_COPY[locale])));
+    const categories = new Set(Object.values(COPIES).flatMap((copy) => Object.keys(copy.generic)));
 
     expect([...categories].sort()).toEqual(Object.keys(source.generic).sort());
   });
 
   test.each(sourceGeneric)("has the same generic %s copy in every locale", (category, generic) => {
-    expect(bundledCopy(GENERIC_COPY, category)).toStrictEqual(generic.copy);
+    expect(bundledCopy((copy) => copy.generic, category)).toStrictEqual(generic.copy);
+  });
+
+  test.each(Object.entries(COPIES))("has exactly the contract's ui words in %s", (_, copy) => {
+    expect(Object.keys(copy.ui).sort()).toEqual(Object.keys(source.ui).sort());
+  });
+
+  test.each(sourceUi)("has the same ui %s words in every locale", (key, text) => {
+    expect(bundledCopy((copy) => copy.ui, key)).toStrictEqual(text.copy);
   });
 });
 
@@ -160,6 +206,19 @@ describe.each(sourceCodes)("the contract's %s copy", (_name, code) => {
       );
 
       expect(rendered.filter((text) => /[{}]/.test(text))).toEqual([]);
+    },
+  );
+});
+
+describe.each(sourceUi)("the contract's ui %s words", (_key, text) => {
+  const examples = Object.fromEntries(
+    Object.entries(text.params ?? {}).map(([param, { example }]) => [param, example]),
+  );
+
+  test.each(Object.entries(text.copy))(
+    "render in %s with the params' examples",
+    (locale, words) => {
+      expect(formatCopy(words, examples, locale)).not.toMatch(/[{}]/);
     },
   );
 });
@@ -389,33 +448,37 @@ describe("formatCopy", () => {
 });
 
 describe("lookupCopy", () => {
-  // Expected entries come from the tables, so that edits to the words do not
-  // break these tests.
+  beforeAll(() => {
+    registerCopy(fr);
+  });
+
+  // Expected entries come from the copy modules, so that edits to the words
+  // do not break these tests.
   test.each([
-    { name: "the exact locale", locale: "fr", want: COPY.fr.MODEL_TIMEOUT },
-    { name: "the source locale", locale: "en", want: COPY.en.MODEL_TIMEOUT },
-    { name: "the language of a region tag", locale: "fr-CA", want: COPY.fr.MODEL_TIMEOUT },
-    { name: "the language of a script tag", locale: "fr-Latn-CH", want: COPY.fr.MODEL_TIMEOUT },
-    { name: "a tag in another case", locale: "FR-ca", want: COPY.fr.MODEL_TIMEOUT },
-    { name: "a tag with an underscore", locale: "fr_CA", want: COPY.fr.MODEL_TIMEOUT },
+    { name: "the exact locale", locale: "fr", want: fr.codes.MODEL_TIMEOUT },
+    { name: "the source locale", locale: "en", want: en.codes.MODEL_TIMEOUT },
+    { name: "the language of a region tag", locale: "fr-CA", want: fr.codes.MODEL_TIMEOUT },
+    { name: "the language of a script tag", locale: "fr-Latn-CH", want: fr.codes.MODEL_TIMEOUT },
+    { name: "a tag in another case", locale: "FR-ca", want: fr.codes.MODEL_TIMEOUT },
+    { name: "a tag with an underscore", locale: "fr_CA", want: fr.codes.MODEL_TIMEOUT },
     {
       name: "the source locale for an unbundled one",
       locale: "xx-YY",
-      want: COPY.en.MODEL_TIMEOUT,
+      want: en.codes.MODEL_TIMEOUT,
     },
-    { name: "the source locale for an empty tag", locale: "", want: COPY.en.MODEL_TIMEOUT },
+    { name: "the source locale for an empty tag", locale: "", want: en.codes.MODEL_TIMEOUT },
   ])("finds a known code's copy in $name", ({ locale, want }) => {
     expect(lookupCopy("MODEL_TIMEOUT", locale)).toBe(want);
   });
 
   test("prefers the code's copy to the generic copy", () => {
-    expect(lookupCopy("MODEL_TIMEOUT", "fr", "internal")).toBe(COPY.fr.MODEL_TIMEOUT);
+    expect(lookupCopy("MODEL_TIMEOUT", "fr", "internal")).toBe(fr.codes.MODEL_TIMEOUT);
   });
 
   test.each([
-    { name: "the exact locale", locale: "fr", want: GENERIC_COPY.fr.timeout },
-    { name: "the language of a region tag", locale: "fr-BE", want: GENERIC_COPY.fr.timeout },
-    { name: "the source locale", locale: "xx", want: GENERIC_COPY.en.timeout },
+    { name: "the exact locale", locale: "fr", want: fr.generic.timeout },
+    { name: "the language of a region tag", locale: "fr-BE", want: fr.generic.timeout },
+    { name: "the source locale", locale: "xx", want: en.generic.timeout },
   ])("falls back to generic copy in $name for an unknown code", ({ locale, want }) => {
     expect(lookupCopy("NOT_A_CODE", locale, "timeout")).toBe(want);
   });
@@ -426,5 +489,92 @@ describe("lookupCopy", () => {
 
   test("returns undefined for an inherited property name", () => {
     expect(lookupCopy("toString", "en")).toBeUndefined();
+  });
+});
+
+describe("uiCopy", () => {
+  beforeAll(() => {
+    registerCopy(fr);
+  });
+
+  test.each([
+    { name: "the exact locale", locale: "fr", want: fr.ui },
+    { name: "the source locale", locale: "en", want: en.ui },
+    { name: "the language of a region tag", locale: "fr-CA", want: fr.ui },
+    { name: "a tag in another case", locale: "FR", want: fr.ui },
+    { name: "a tag with an underscore", locale: "fr_BE", want: fr.ui },
+    { name: "the source locale for an unbundled one", locale: "xx-YY", want: en.ui },
+    { name: "the source locale for an empty tag", locale: "", want: en.ui },
+  ])("finds the dialog's words in $name", ({ locale, want }) => {
+    expect(uiCopy(locale)).toBe(want);
+  });
+});
+
+describe("registerCopy", () => {
+  test("starts with the source locale alone", async () => {
+    const contract = await freshContract();
+
+    expect(contract.uiCopy(SOURCE_LOCALE)).toStrictEqual(en.ui);
+    expect(contract.lookupCopy("MODEL_TIMEOUT", SOURCE_LOCALE)).toStrictEqual(
+      en.codes.MODEL_TIMEOUT,
+    );
+  });
+
+  test("leaves a locale not registered to the source locale", async () => {
+    const contract = await freshContract();
+
+    expect(contract.uiCopy("fr")).toStrictEqual(en.ui);
+    expect(contract.lookupCopy("MODEL_TIMEOUT", "fr")).toStrictEqual(en.codes.MODEL_TIMEOUT);
+    expect(contract.lookupCopy("NOT_A_CODE", "fr", "timeout")).toStrictEqual(en.generic.timeout);
+  });
+
+  test("makes a registered locale's words found", async () => {
+    const contract = await freshContract();
+
+    contract.registerCopy(fr);
+
+    expect(contract.uiCopy("fr-CA")).toBe(fr.ui);
+    expect(contract.lookupCopy("MODEL_TIMEOUT", "fr")).toBe(fr.codes.MODEL_TIMEOUT);
+  });
+
+  test("replaces a locale registered again", async () => {
+    const contract = await freshContract();
+    const edited: LocaleCopy = { ...fr, ui: { ...fr.ui, close: "Fermer la fenêtre" } };
+
+    contract.registerCopy(fr);
+    contract.registerCopy(edited);
+
+    expect(contract.uiCopy("fr").close).toBe("Fermer la fenêtre");
+  });
+
+  test("registers several locales at once", async () => {
+    const contract = await freshContract();
+    const edited: LocaleCopy = { ...en, ui: { ...en.ui, close: "Dismiss" } };
+
+    contract.registerCopy(fr, edited);
+
+    expect([contract.uiCopy("fr"), contract.uiCopy("en").close]).toStrictEqual([fr.ui, "Dismiss"]);
+  });
+
+  test.each([
+    { name: "a locale the contract does not list", locale: "de", shown: '"de"' },
+    { name: "a locale in another case", locale: "FR", shown: '"FR"' },
+    { name: "a missing locale", locale: undefined, shown: "undefined" },
+  ])("rejects $name", async ({ locale, shown }) => {
+    const contract = await freshContract();
+    const foreign = { ...fr, locale } as unknown as LocaleCopy;
+    const expected = LOCALES.map((known) => `"${known}"`).join(", ");
+
+    expect(() => contract.registerCopy(foreign)).toThrow(
+      new TypeError(`registerCopy: locale ${shown} is not one of this contract's (${expected})`),
+    );
+  });
+
+  test("registers nothing from a call with a rejected copy", async () => {
+    const contract = await freshContract();
+    const foreign = { ...fr, locale: "de" } as unknown as LocaleCopy;
+
+    expect(() => contract.registerCopy(fr, foreign)).toThrow(TypeError);
+    expect(contract.uiCopy("fr")).toStrictEqual(en.ui);
   });
 });

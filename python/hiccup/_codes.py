@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final, Literal, TypedDict, overload
 
-from ._spec import CodeSpec, Contract, Copy, Limits, Param, Retry
+from ._spec import CodeSpec, Contract, Copy, Limits, Param, Retry, UiText
 
 if TYPE_CHECKING:
     from ._problem import FieldError
@@ -1138,5 +1138,59 @@ CONTRACT: Final = Contract(
                 action="Réessayer",
             ),
         },
+    },
+    ui={
+        "close": UiText(
+            description="Secondary button of the failure dialog: closes it without trying again.",
+            copy={
+                "en": "Close",
+                "fr": "Fermer",
+            },
+        ),
+        "copied": UiText(
+            description="Short confirmation shown for a moment once the reference has been copied.",
+            copy={
+                "en": "Copied",
+                "fr": "Copiée",
+            },
+        ),
+        "copy_reference": UiText(
+            description="Button beside the reference that copies it, so the user can paste it into a message to support.",
+            copy={
+                "en": "Copy",
+                "fr": "Copier",
+            },
+        ),
+        "reference": UiText(
+            description="Label before the reference: the short identifier support uses to find what happened. Always call it a reference.",
+            copy={
+                "en": "Reference",
+                "fr": "Référence",
+            },
+        ),
+        "retry": UiText(
+            description="Label of the button that tries again, used when the failure's own words have no `action`.",
+            copy={
+                "en": "Try again",
+                "fr": "Réessayer",
+            },
+        ),
+        "retrying": UiText(
+            description="Shown while the new attempt is running, after the user asked to try again.",
+            copy={
+                "en": "Trying again…",
+                "fr": "Nouvelle tentative…",
+            },
+        ),
+        "wait": UiText(
+            description="Shown in the failure dialog while the service has asked to wait before trying again. The number counts down.",
+            copy={
+                "en": "You can try again in {seconds, plural, one {# second} other {# seconds}}.",
+                "fr": "Vous pourrez réessayer dans {seconds, plural, one {# seconde} other {# secondes}}.",
+            },
+            params={
+                "seconds": Param("integer", 30, pii=False, description="Whole seconds left before the user can try again."),
+            },
+        ),
     },
 )

@@ -14,6 +14,7 @@ from typing import Literal
 __all__ = [
     "CATEGORIES",
     "RETRYABLE_STATUSES",
+    "UI_KEYS",
     "CodeSpec",
     "Contract",
     "Copy",
@@ -21,6 +22,7 @@ __all__ = [
     "Param",
     "ParamType",
     "Retry",
+    "UiText",
 ]
 
 ParamType = Literal["string", "integer", "number"]
@@ -46,6 +48,20 @@ CATEGORIES: tuple[str, ...] = (
 #: 500 is left out on purpose: an unexpected failure is as likely to repeat as
 #: not, so only the user may decide to try again.
 RETRYABLE_STATUSES: frozenset[int] = frozenset({0, 408, 425, 429, 502, 503, 504})
+
+#: The words of the SDK's own failure dialog, each with the copy field whose
+#: length limit it shares: labels and buttons are as short as an ``action``,
+#: while the countdown is a sentence, like a ``message``. The schema lists the
+#: same keys.
+UI_KEYS: Mapping[str, str] = {
+    "close": "action",
+    "copied": "action",
+    "copy_reference": "action",
+    "reference": "action",
+    "retry": "action",
+    "retrying": "action",
+    "wait": "message",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +155,25 @@ class CodeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class UiText:
+    """Words of the SDK's own interface, the same whatever the failure.
+
+    ``copy`` holds one plain string per locale, in the same ICU subset as a
+    code's copy; ``params`` are the values the SDK fills in.
+    """
+
+    description: str
+    copy: Mapping[str, str]
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Contract:
-    """A whole contract: its codes, the generic copy and the rules around them."""
+    """A whole contract: its codes, the generic copy and the rules around them.
+
+    ``ui`` is empty for a contract written before the section existed, such
+    as an old release.
+    """
 
     version: str
     source_locale: str
@@ -149,6 +182,7 @@ class Contract:
     limits: Limits
     codes: Mapping[str, CodeSpec]
     generic: Mapping[str, Mapping[str, Copy]]
+    ui: Mapping[str, UiText] = field(default_factory=dict)
 
     def type_uri(self, code: str) -> str:
         """Return the RFC 9457 ``type`` of a code: the base and its slug."""

@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         help="also print every code's copy, rendered with the examples",
     )
 
-    gen = actions.add_parser("gen", help="write the Python and TypeScript tables")
+    gen = actions.add_parser(
+        "gen", help="write the Python and TypeScript tables and copy modules"
+    )
     gen.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONTRACT)
     gen.add_argument(
         "--root",
@@ -134,16 +136,22 @@ def _gen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         root / TYPESCRIPT_OUT,
         check=args.check,
     )
-    stale = [f for f in files if f.changed]
-    for f in stale:
-        if args.check:
+    changed = [f for f in files if f.changed]
+    for f in changed:
+        if args.check and f.stale:
+            print(
+                f"{f.path}: no longer generated; run `hiccup contract gen` to "
+                "delete it",
+                file=err,
+            )
+        elif args.check:
             print(f"{f.path}: out of date; run `hiccup contract gen`", file=err)
         else:
-            print(f"wrote {f.path}", file=out)
-    if not stale:
+            print(f"{'deleted' if f.stale else 'wrote'} {f.path}", file=out)
+    if not changed:
         print("generated files are up to date", file=err)
 
-    return 1 if args.check and stale else 0
+    return 1 if args.check and changed else 0
 
 
 def main(

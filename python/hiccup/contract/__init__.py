@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ._gen import GeneratedFile, python_source, typescript_source, write_outputs
+from ._gen import (
+    GeneratedFile,
+    python_source,
+    typescript_copy_source,
+    typescript_source,
+    write_outputs,
+)
 from ._lint import JARGON, LintResult, lint, lint_file
 from ._load import ContractError, Finding, load_contract
 
@@ -16,6 +22,7 @@ __all__ = [
     "lint_file",
     "load_contract",
     "python_source",
+    "typescript_copy_source",
     "typescript_source",
     "write_outputs",
 ]

@@ -3,22 +3,35 @@
 The output depends on the contract alone (its order included), so running the
 generator twice gives the same bytes, and a one-word change in the copy
 changes one line of each table.
+
+The TypeScript copy is split by locale, one module each, so that a browser
+bundle carries the words of the locales its app serves and no others.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._spec import CATEGORIES, CodeSpec, Contract, Copy
+from .._spec import CATEGORIES, UI_KEYS, CodeSpec, Contract, Copy, Param, UiText
 
-__all__ = ["GeneratedFile", "python_source", "typescript_source", "write_outputs"]
+__all__ = [
+    "GeneratedFile",
+    "python_source",
+    "typescript_copy_source",
+    "typescript_source",
+    "write_outputs",
+]
 
 _PY_TYPES = {"string": "str", "integer": "int", "number": "float"}
 _TS_TYPES = {"string": "string", "integer": "number", "number": "number"}
 _SEVERITIES = ("critical", "error", "info", "warning")
+# The copy modules are checked by Biome, unlike the tables, so they are
+# written the way it formats them: this is its line width in js-sdk.
+_TS_WIDTH = 100
 
 
 def _q(text: str) -> str:
@@ -48,6 +61,28 @@ def _py_copies(copies: Mapping[str, Copy], indent: str) -> Iterator[str]:
         yield from _py_copy(copy, indent, _q(locale))
 
 
+def _py_param(name: str, param: Param, indent: str) -> str:
+    example = _q(param.example) if isinstance(param.example, str) else param.example
+
+    return (
+        f"{indent}{_q(name)}: Param({_q(param.type)}, {example}, "
+        f"pii={param.pii}, description={_q(param.description)}),"
+    )
+
+
+def _py_ui(key: str, ui: UiText) -> Iterator[str]:
+    yield f"        {_q(key)}: UiText("
+    yield f"            description={_q(ui.description)},"
+    yield "            copy={"
+    yield from (f"                {_q(loc)}: {_q(t)}," for loc, t in ui.copy.items())
+    yield "            },"
+    if ui.params:
+        yield "            params={"
+        yield from (_py_param(n, p, " " * 16) for n, p in ui.params.items())
+        yield "            },"
+    yield "        ),"
+
+
 def _py_spec(spec: CodeSpec) -> Iterator[str]:
     retry = spec.retry
     yield f"        {_q(spec.name)}: CodeSpec("
@@ -67,12 +102,7 @@ def _py_spec(spec: CodeSpec) -> Iterator[str]:
     yield "            },"
     if spec.params:
         yield "            params={"
-        for name, p in spec.params.items():
-            example = _q(p.example) if isinstance(p.example, str) else p.example
-            yield (
-                f"                {_q(name)}: Param({_q(p.type)}, {example}, "
-                f"pii={p.pii}, description={_q(p.description)}),"
-            )
+        yield from (_py_param(n, p, " " * 16) for n, p in spec.params.items())
         yield "            },"
     for flag in ("client", "field", "deprecated"):
         if getattr(spec, flag):
@@ -152,7 +182,7 @@ def python_source(contract: Contract, source_name: str) -> str:
         "from collections.abc import Mapping, Sequence",
         "from typing import TYPE_CHECKING, Final, Literal, TypedDict, overload",
         "",
-        "from ._spec import CodeSpec, Contract, Copy, Limits, Param, Retry",
+        "from ._spec import CodeSpec, Contract, Copy, Limits, Param, Retry, UiText",
         "",
         "if TYPE_CHECKING:",
         "    from ._problem import FieldError",
@@ -197,21 +227,16 @@ def python_source(contract: Contract, source_name: str) -> str:
         lines.append(f"        {_q(category)}: {{")
         lines.extend(_py_copies(copies, "            "))
         lines.append("        },")
-    lines += ["    },", ")", ""]
+    lines += [
+        "    },",
+        "    ui={",
+        *(line for key, ui in contract.ui.items() for line in _py_ui(key, ui)),
+        "    },",
+        ")",
+        "",
+    ]
 
     return "\n".join(lines)
-
-
-def _ts_copy(copy: Copy, indent: str) -> Iterator[str]:
-    yield f"{indent}{{"
-    if copy.title is not None:
-        yield f"{indent}  title: {_q(copy.title)},"
-    yield f"{indent}  message: {_q(copy.message)},"
-    if copy.action is not None:
-        yield f"{indent}  action: {_q(copy.action)},"
-    if copy.suggestions:
-        yield f"{indent}  suggestions: [" + ", ".join(map(_q, copy.suggestions)) + "],"
-    yield f"{indent}}},"
 
 
 def _ts_union(values: Iterator[str] | tuple[str, ...] | list[str]) -> list[str]:
@@ -260,9 +285,10 @@ def typescript_source(contract: Contract, source_name: str) -> str:
         "export type Locale = (typeof LOCALES)[number];",
         f"export const TYPE_BASE = {_q(contract.type_base)};",
         "",
-        "export type Category =",
-        *_ts_union(sorted(CATEGORIES)),
-        ";",
+        "export const CATEGORIES = ["
+        + ", ".join(_q(c) for c in sorted(CATEGORIES))
+        + "] as const;",
+        "export type Category = (typeof CATEGORIES)[number];",
         "",
         "export type Severity =",
         *_ts_union(_SEVERITIES),
@@ -303,42 +329,143 @@ def typescript_source(contract: Contract, source_name: str) -> str:
         *(_ts_params(spec) for spec in contract.codes.values()),
         "}",
         "",
-        "export const COPY: {",
-        "  readonly [L in Locale]: { readonly [C in Code]?: CopyEntry };",
-        "} = {",
-    ]
-    for locale in contract.required_locales:
-        lines.append(f"  {_q(locale)}: {{")
-        for spec in contract.codes.values():
-            if locale in spec.copy:
-                lines.append(f"    {spec.name}:")
-                lines.extend(_ts_copy(spec.copy[locale], "    "))
-        lines.append("  },")
-    lines += [
-        "};",
+        "/** The words of the SDK's own failure dialog, in one locale. */",
+        "export interface UiCopy {",
+        *(f"  readonly {key}: string;" for key in sorted(UI_KEYS)),
+        "}",
         "",
-        "export const GENERIC_COPY: {",
-        "  readonly [L in Locale]: { readonly [K in Category]?: CopyEntry };",
-        "} = {",
+        "/**",
+        " * All the words of one locale: each module in `copy/` holds one. Pass it",
+        " * to `registerCopy` to make the locale available.",
+        " */",
+        "export interface LocaleCopy {",
+        "  readonly locale: Locale;",
+        "  readonly codes: { readonly [C in Code]?: CopyEntry };",
+        "  readonly generic: { readonly [K in Category]?: CopyEntry };",
+        "  readonly ui: UiCopy;",
+        "}",
+        "",
     ]
-    for locale in contract.required_locales:
-        lines.append(f"  {_q(locale)}: {{")
-        for category, copies in contract.generic.items():
-            if locale in copies:
-                lines.append(f"    {category}:")
-                lines.extend(_ts_copy(copies[locale], "    "))
-        lines.append("  },")
-    lines += ["};", ""]
+
+    return "\n".join(lines)
+
+
+def _ts_q(text: str) -> str:
+    """Quote a string for TypeScript the way Biome formats it.
+
+    That is in double quotes, unless the text holds more of those than of
+    single ones.
+    """
+    quoted = _q(text)
+    if text.count('"') <= text.count("'"):
+        return quoted
+    inner = quoted[1:-1].replace('\\"', '"').replace("'", "\\'")
+
+    return f"'{inner}'"
+
+
+def _fits(line: str) -> bool:
+    """Tell whether Biome would leave a line as it is.
+
+    Biome measures the columns a line takes on screen: East Asian wide
+    characters take two, combining marks none.
+    """
+    width = sum(
+        0
+        if unicodedata.combining(c)
+        else 2
+        if unicodedata.east_asian_width(c) in "WF"
+        else 1
+        for c in line
+    )
+
+    return width <= _TS_WIDTH
+
+
+def _ts_property(key: str, text: str, indent: str) -> Iterator[str]:
+    line = f"{indent}{key}: {_ts_q(text)},"
+    if _fits(line):
+        yield line
+        return
+    yield f"{indent}{key}:"
+    yield f"{indent}  {_ts_q(text)},"
+
+
+def _ts_list(key: str, items: tuple[str, ...], indent: str) -> Iterator[str]:
+    line = f"{indent}{key}: [" + ", ".join(map(_ts_q, items)) + "],"
+    if _fits(line):
+        yield line
+        return
+    yield f"{indent}{key}: ["
+    yield from (f"{indent}  {_ts_q(item)}," for item in items)
+    yield f"{indent}],"
+
+
+def _ts_copy(key: str, copy: Copy, indent: str) -> Iterator[str]:
+    inner = f"{indent}  "
+    yield f"{indent}{key}: {{"
+    if copy.title is not None:
+        yield from _ts_property("title", copy.title, inner)
+    yield from _ts_property("message", copy.message, inner)
+    if copy.action is not None:
+        yield from _ts_property("action", copy.action, inner)
+    if copy.suggestions:
+        yield from _ts_list("suggestions", copy.suggestions, inner)
+    yield f"{indent}}},"
+
+
+def typescript_copy_source(contract: Contract, source_name: str, locale: str) -> str:
+    """Return ``copy/<locale>.generated.ts``: the words of one locale."""
+    lines = [
+        f"// Generated by `hiccup contract gen` from {source_name}. Do not edit:",
+        "// change the contract and run the command again.",
+        "",
+        'import type { LocaleCopy } from "../contract.generated.js";',
+        "",
+        "export const copy: LocaleCopy = {",
+        f"  locale: {_ts_q(locale)},",
+        "  codes: {",
+    ]
+    for spec in contract.codes.values():
+        if locale in spec.copy:
+            lines.extend(_ts_copy(spec.name, spec.copy[locale], "    "))
+    lines += ["  },", "  generic: {"]
+    for category, copies in contract.generic.items():
+        if locale in copies:
+            lines.extend(_ts_copy(category, copies[locale], "    "))
+    lines += ["  },", "  ui: {"]
+    for key, ui in contract.ui.items():
+        if locale in ui.copy:
+            lines.extend(_ts_property(key, ui.copy[locale], "    "))
+    lines += ["  },", "};", ""]
 
     return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
 class GeneratedFile:
-    """A generated file and whether writing it changed anything."""
+    """A generated file and whether writing it changed anything.
+
+    ``stale`` marks a file the contract no longer produces, such as the copy
+    of a locale it dropped: it is deleted, unless only checking.
+    """
 
     path: Path
     changed: bool
+    stale: bool = False
+
+
+def _write(path: Path, text: str, *, check: bool) -> GeneratedFile:
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = None
+    changed = current != text
+    if changed and not check:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    return GeneratedFile(path, changed)
 
 
 def write_outputs(
@@ -349,26 +476,35 @@ def write_outputs(
     *,
     check: bool = False,
 ) -> list[GeneratedFile]:
-    """Write (or, with ``check``, only compare) both generated files.
+    """Write (or, with ``check``, only compare) every generated file.
+
+    The copy of each required locale goes to ``copy/<locale>.generated.ts``
+    beside ``typescript_out``, whose types it imports. Any other
+    ``*.generated.ts`` in that folder is stale and deleted, unless only
+    checking; other files there are left alone.
 
     Returns:
         One entry per file, saying whether its content differs from what was
-        on disk before.
+        on disk before, stale files last.
     """
-    outputs = (
+    copy_dir = typescript_out.parent / "copy"
+    outputs = [
         (python_out, python_source(contract, source_name)),
         (typescript_out, typescript_source(contract, source_name)),
-    )
-    results = []
-    for path, text in outputs:
-        try:
-            current = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            current = None
-        changed = current != text
-        if changed and not check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        results.append(GeneratedFile(path, changed))
+        *(
+            (
+                copy_dir / f"{locale}.generated.ts",
+                typescript_copy_source(contract, source_name, locale),
+            )
+            for locale in contract.required_locales
+        ),
+    ]
+    results = [_write(path, text, check=check) for path, text in outputs]
+    wanted = {path for path, _ in outputs}
+    for path in sorted(copy_dir.glob("*.generated.ts")):
+        if path not in wanted:
+            if not check:
+                path.unlink()
+            results.append(GeneratedFile(path, changed=True, stale=True))
 
     return results

@@ -8,12 +8,19 @@ output is stable from one run to the next.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._icu import IcuSyntaxError, Node, max_length, parse, placeholders, plurals
-from .._spec import CATEGORIES, RETRYABLE_STATUSES, CodeSpec, Contract
+from .._spec import (
+    CATEGORIES,
+    RETRYABLE_STATUSES,
+    UI_KEYS,
+    CodeSpec,
+    Contract,
+    Param,
+)
 from ._load import (
     ContractError,
     Finding,
@@ -87,31 +94,51 @@ class LintResult:
 
 @dataclass(frozen=True, slots=True)
 class _Text:
-    """One piece of copy, where it lives, and what its params are."""
+    """One piece of copy, where it lives, its params and its length limit.
+
+    ``field`` is ``None`` for the words of the SDK's interface, which have
+    one text per locale.
+    """
 
     where: str
     locale: str
-    field: str
+    field: str | None
     source: str
     params: Mapping[str, object]
     numeric: frozenset[str]
+    limit: int
 
     def finding(self, file: str, message: str) -> Finding:
         """Return a finding located at this piece of copy."""
         return Finding(file, self.where, message, self.locale, self.field)
 
 
+def _examples(params: Mapping[str, Param]) -> dict[str, object]:
+    return {name: param.example for name, param in params.items()}
+
+
+def _numeric(params: Mapping[str, Param]) -> frozenset[str]:
+    return frozenset(name for name, p in params.items() if p.type in _NUMERIC)
+
+
 def _texts(contract: Contract) -> Iterator[_Text]:
+    limits = contract.limits
     for name, spec in contract.codes.items():
-        examples = {p: param.example for p, param in spec.params.items()}
-        numeric = frozenset(p for p, v in spec.params.items() if v.type in _NUMERIC)
+        examples, numeric = _examples(spec.params), _numeric(spec.params)
         for locale, copy in spec.copy.items():
             for field, text in copy.texts():
-                yield _Text(name, locale, field, text, examples, numeric)
+                limit = limits.for_field(field)
+                yield _Text(name, locale, field, text, examples, numeric, limit)
     for category, copies in contract.generic.items():
         for locale, copy in copies.items():
             for field, text in copy.texts():
-                yield _Text(f"generic.{category}", locale, field, text, {}, frozenset())
+                where, limit = f"generic.{category}", limits.for_field(field)
+                yield _Text(where, locale, field, text, {}, frozenset(), limit)
+    for key, ui in contract.ui.items():
+        examples, numeric = _examples(ui.params), _numeric(ui.params)
+        limit = limits.for_field(UI_KEYS[key])
+        for locale, text in ui.copy.items():
+            yield _Text(f"ui.{key}", locale, None, text, examples, numeric, limit)
 
 
 def _parsed(source: str) -> tuple[Node, ...] | None:
@@ -129,73 +156,101 @@ def _check_syntax(file: str, contract: Contract) -> Iterator[Finding]:
             yield text.finding(file, str(exc))
 
 
+def _missing_locales(
+    file: str, where: str, present: Collection[str], required: tuple[str, ...]
+) -> Iterator[Finding]:
+    listed = ", ".join(required)
+    for locale in required:
+        if locale not in present:
+            yield Finding(
+                file, where, f"copy missing; required locales are {listed}", locale
+            )
+
+
 def _check_locales(file: str, contract: Contract) -> Iterator[Finding]:
     required = contract.required_locales
-    listed = ", ".join(required)
     if contract.source_locale not in required:
         yield Finding(
             file,
             "source_locale",
-            f"{contract.source_locale!r} is not one of the required locales ({listed})",
+            f"{contract.source_locale!r} is not one of the required locales "
+            f"({', '.join(required)})",
         )
     for name, spec in contract.codes.items():
-        if spec.deprecated:
-            continue
-        for locale in required:
-            if locale not in spec.copy:
-                yield Finding(
-                    file, name, f"copy missing; required locales are {listed}", locale
-                )
+        if not spec.deprecated:
+            yield from _missing_locales(file, name, spec.copy, required)
     for category in CATEGORIES:
         copies = contract.generic.get(category)
         if copies is None:
             yield Finding(
                 file, f"generic.{category}", "missing: every category needs fallback"
             )
-            continue
-        for locale in required:
-            if locale not in copies:
-                yield Finding(
-                    file,
-                    f"generic.{category}",
-                    f"copy missing; required locales are {listed}",
-                    locale,
-                )
+        else:
+            yield from _missing_locales(file, f"generic.{category}", copies, required)
+    if not contract.ui:
+        keys = ", ".join(UI_KEYS)
+        yield Finding(
+            file, "ui", f"missing: the SDK's failure dialog needs words for {keys}"
+        )
+    for key, ui in contract.ui.items():
+        yield from _missing_locales(file, f"ui.{key}", ui.copy, required)
 
 
 def _check_placeholders(file: str, contract: Contract) -> Iterator[Finding]:
     for name, spec in contract.codes.items():
-        declared = set(spec.params)
-        shown = ", ".join(sorted(declared)) or "none"
         for locale, copy in spec.copy.items():
-            used: set[str] = set()
-            broken = False
-            for field, source in copy.texts():
-                nodes = _parsed(source)
-                if nodes is None:
-                    broken = True
-                    continue
-                found = placeholders(nodes)
-                used |= found
-                for extra in sorted(found - declared):
-                    yield Finding(
-                        file,
-                        name,
-                        f"placeholder {{{extra}}} is not a declared param "
-                        f"(declared: {shown})",
-                        locale,
-                        field,
-                    )
-            # A param hidden inside broken syntax would be reported as unused;
-            # the syntax finding already covers that text.
-            for unused in sorted(declared - used if not broken else ()):
-                yield Finding(
-                    file,
-                    name,
-                    f"declared param {{{unused}}} is not used in this locale's copy",
-                    locale,
-                    "copy",
-                )
+            yield from _placeholders_match(
+                file, name, locale, spec.params, copy.texts(), whole="copy"
+            )
+    for key, ui in contract.ui.items():
+        for locale, text in ui.copy.items():
+            yield from _placeholders_match(
+                file, f"ui.{key}", locale, ui.params, [(None, text)], whole=None
+            )
+
+
+def _placeholders_match(
+    file: str,
+    where: str,
+    locale: str,
+    params: Mapping[str, Param],
+    texts: Iterable[tuple[str | None, str]],
+    *,
+    whole: str | None,
+) -> Iterator[Finding]:
+    """Compare the placeholders of one locale's texts with the declared params.
+
+    ``whole`` names the place of a finding about all the texts together.
+    """
+    declared = set(params)
+    shown = ", ".join(sorted(declared)) or "none"
+    used: set[str] = set()
+    broken = False
+    for field, source in texts:
+        nodes = _parsed(source)
+        if nodes is None:
+            broken = True
+            continue
+        found = placeholders(nodes)
+        used |= found
+        for extra in sorted(found - declared):
+            yield Finding(
+                file,
+                where,
+                f"placeholder {{{extra}}} is not a declared param (declared: {shown})",
+                locale,
+                field,
+            )
+    # A param hidden inside broken syntax would be reported as unused; the
+    # syntax finding already covers that text.
+    for unused in sorted(declared - used if not broken else ()):
+        yield Finding(
+            file,
+            where,
+            f"declared param {{{unused}}} is not used in this locale's copy",
+            locale,
+            whole,
+        )
 
 
 def _check_plurals(file: str, contract: Contract) -> Iterator[Finding]:
@@ -220,11 +275,11 @@ def _check_lengths(file: str, contract: Contract) -> Iterator[Finding]:
         if nodes is None:
             continue
         length = max_length(nodes, text.params, text.locale)
-        limit = contract.limits.for_field(text.field)
-        if length > limit:
+        if length > text.limit:
             yield text.finding(
                 file,
-                f"{length} characters rendered with the examples; the limit is {limit}",
+                f"{length} characters rendered with the examples; the limit is "
+                f"{text.limit}",
             )
 
 
@@ -299,13 +354,24 @@ def _check_code(
                 "replaced_by is set but the code is not deprecated",
                 field="replaced_by",
             )
-    for param_name, param in spec.params.items():
+    yield from _check_examples(file, name, spec.params)
+
+
+def _check_ui(file: str, contract: Contract) -> Iterator[Finding]:
+    for key, ui in contract.ui.items():
+        yield from _check_examples(file, f"ui.{key}", ui.params)
+
+
+def _check_examples(
+    file: str, where: str, params: Mapping[str, Param]
+) -> Iterator[Finding]:
+    for name, param in params.items():
         if not _example_fits(param.type, param.example):
             yield Finding(
                 file,
-                name,
+                where,
                 f"example {param.example!r} is not of type {param.type}",
-                field=f"params.{param_name}",
+                field=f"params.{name}",
             )
 
 
@@ -334,23 +400,64 @@ def _check_released(
                 "mark it deprecated instead",
             )
             continue
-        for param, old_param in old_spec.params.items():
-            new_param = spec.params.get(param)
-            if new_param is None:
-                yield Finding(
-                    file,
-                    name,
-                    f"removed or renamed since {path.name}; clients send it",
-                    field=f"params.{param}",
-                )
-            elif new_param.type != old_param.type:
-                yield Finding(
-                    file,
-                    name,
-                    f"type changed from {old_param.type} to {new_param.type} "
-                    f"since {path.name}",
-                    field=f"params.{param}",
-                )
+        yield from _params_kept(
+            file,
+            name,
+            old_spec.params,
+            spec.params,
+            release=path.name,
+            user="clients send it",
+        )
+    # A contract without the section at all has one finding for that already.
+    for key, old_ui in old.ui.items() if contract.ui else ():
+        ui = contract.ui.get(key)
+        if ui is None:
+            yield Finding(
+                file,
+                f"ui.{key}",
+                f"removed or renamed since {path.name}; the SDK's dialog shows it",
+            )
+            continue
+        yield from _params_kept(
+            file,
+            f"ui.{key}",
+            old_ui.params,
+            ui.params,
+            release=path.name,
+            user="the SDK fills it in",
+        )
+
+
+def _params_kept(
+    file: str,
+    where: str,
+    old: Mapping[str, Param],
+    new: Mapping[str, Param],
+    *,
+    release: str,
+    user: str,
+) -> Iterator[Finding]:
+    """Report params of a release that are gone or changed type since.
+
+    ``user`` says, after a removal, who relies on the param.
+    """
+    for name, old_param in old.items():
+        new_param = new.get(name)
+        if new_param is None:
+            yield Finding(
+                file,
+                where,
+                f"removed or renamed since {release}; {user}",
+                field=f"params.{name}",
+            )
+        elif new_param.type != old_param.type:
+            yield Finding(
+                file,
+                where,
+                f"type changed from {old_param.type} to {new_param.type} "
+                f"since {release}",
+                field=f"params.{name}",
+            )
 
 
 _RULES: tuple[Callable[[str, Contract], Iterable[Finding]], ...] = (
@@ -361,6 +468,7 @@ _RULES: tuple[Callable[[str, Contract], Iterable[Finding]], ...] = (
     _check_lengths,
     _check_plain_text,
     _check_codes,
+    _check_ui,
 )
 
 

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from .._exceptions import HiccupError
 from .._schemas import load_schema
-from .._spec import CodeSpec, Contract, Copy, Limits, Param, Retry
+from .._spec import CodeSpec, Contract, Copy, Limits, Param, Retry, UiText
 
 __all__ = [
     "ContractError",
@@ -48,8 +48,8 @@ class ContractError(HiccupError):
 class Finding:
     """One problem in a contract, located as precisely as possible.
 
-    ``where`` is a code name, ``generic.<category>``, or a top-level key;
-    ``locale`` and ``field`` narrow it down when they apply.
+    ``where`` is a code name, ``generic.<category>``, ``ui.<key>``, or a
+    top-level key; ``locale`` and ``field`` narrow it down when they apply.
     """
 
     file: str
@@ -102,8 +102,8 @@ def read_document(path: Path) -> dict[str, Any]:
 def _locate(file: str, error: ValidationError) -> Finding:
     path = [str(p) for p in error.absolute_path]
     where, locale, field = ".".join(path) or "contract", None, None
-    if len(path) >= 2 and path[0] in ("codes", "generic"):
-        where = path[1] if path[0] == "codes" else f"generic.{path[1]}"
+    if len(path) >= 2 and path[0] in ("codes", "generic", "ui"):
+        where = path[1] if path[0] == "codes" else f"{path[0]}.{path[1]}"
         rest = path[2:]
         if rest[:1] == ["copy"] and len(rest) >= 2:
             locale, rest = rest[1], rest[2:]
@@ -150,6 +150,17 @@ def _copy(raw: Mapping[str, Any]) -> Copy:
     )
 
 
+def _params(raw: Mapping[str, Any]) -> dict[str, Param]:
+    return {
+        p: Param(v["type"], v["example"], v["pii"], v.get("description", ""))
+        for p, v in raw.get("params", {}).items()
+    }
+
+
+def _ui_text(raw: Mapping[str, Any]) -> UiText:
+    return UiText(raw["description"], dict(raw["copy"]), _params(raw))
+
+
 def _code(name: str, raw: Mapping[str, Any]) -> CodeSpec:
     retry = raw["retry"]
 
@@ -163,10 +174,7 @@ def _code(name: str, raw: Mapping[str, Any]) -> CodeSpec:
         owner=raw["owner"],
         since=raw["since"],
         copy={locale: _copy(c) for locale, c in raw["copy"].items()},
-        params={
-            p: Param(v["type"], v["example"], v["pii"], v.get("description", ""))
-            for p, v in raw.get("params", {}).items()
-        },
+        params=_params(raw),
         client=raw.get("client", False),
         field=raw.get("field", False),
         deprecated=raw.get("deprecated", False),
@@ -187,6 +195,7 @@ def build_contract(document: Mapping[str, Any]) -> Contract:
             category: {locale: _copy(c) for locale, c in entry["copy"].items()}
             for category, entry in document["generic"].items()
         },
+        ui={key: _ui_text(raw) for key, raw in document.get("ui", {}).items()},
     )
 
 

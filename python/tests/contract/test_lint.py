@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hiccup._spec import UI_KEYS
 from hiccup.cli import main
-from hiccup.contract import ContractError, lint_file
+from hiccup.contract import ContractError, lint, lint_file
+from hiccup.contract._load import build_contract, latest_released
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[3]
@@ -233,6 +236,17 @@ def _code(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 _mt, _rl = _code("MODEL_TIMEOUT"), _code("RATE_LIMITED")
 
+
+def _ui(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda doc: doc["ui"][key]
+
+
+def _words(key: str, locale: str, text: object) -> Callable[[dict[str, Any]], None]:
+    return lambda doc: _ui(key)(doc)["copy"].update({locale: text})
+
+
+_seconds = _ui("wait")
+
 VARIANTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "source-locale-not-required": (
         lambda d: d.update(source_locale="de"),
@@ -286,6 +300,68 @@ VARIANTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         "RATE_LIMITED en message: unsupported argument type 'select'; only plural is "
         "allowed at character 1",
     ),
+    "ui-missing": (
+        lambda d: d.pop("ui"),
+        "ui: missing: the SDK's failure dialog needs words for close, copied, "
+        "copy_reference, reference, retry, retrying, wait",
+    ),
+    "ui-key-missing": (
+        lambda d: d["ui"].pop("wait"),
+        "ui: missing required field 'wait'",
+    ),
+    "ui-key-unknown": (
+        lambda d: d["ui"].update(cancel=d["ui"]["close"]),
+        "ui: unknown field 'cancel'",
+    ),
+    "ui-description-missing": (
+        lambda d: _ui("close")(d).pop("description"),
+        "ui.close: missing required field 'description'",
+    ),
+    "ui-copy-not-a-string": (
+        _words("close", "en", {"action": "Close"}),
+        "ui.close en: {'action': 'Close'} is not of type 'string'",
+    ),
+    "ui-locale-missing": (
+        lambda d: _ui("retry")(d)["copy"].pop("fr"),
+        "ui.retry fr: copy missing; required locales are en, fr",
+    ),
+    "ui-placeholder-undeclared": (
+        _words("close", "en", "Close {name}"),
+        "ui.close en: placeholder {name} is not a declared param (declared: none)",
+    ),
+    "ui-param-unused": (
+        _words("wait", "fr", "Vous pourrez bientôt réessayer."),
+        "ui.wait fr: declared param {seconds} is not used in this locale's copy",
+    ),
+    "ui-plural-without-other": (
+        _words("wait", "en", "Try again in {seconds, plural, one {# second}}."),
+        "ui.wait en: plural on {seconds} has no 'other' branch",
+    ),
+    "ui-html": (
+        _words("copied", "en", "<b>Copied</b>"),
+        "ui.copied en: contains HTML '<b>'; copy is shown as plain text",
+    ),
+    "ui-whitespace": (
+        _words("reference", "fr", "Référence "),
+        "ui.reference fr: starts or ends with white space",
+    ),
+    "ui-jargon": (
+        _words("reference", "en", "Request ID"),
+        "ui.reference en: engineering jargon 'Request ID'; say what happened in "
+        "everyday words",
+    ),
+    "ui-longer-than-a-button": (
+        _words("retry", "en", "Try again as often as you like"),
+        "ui.retry en: 30 characters rendered with the examples; the limit is 24",
+    ),
+    "ui-wait-longer-than-a-message": (
+        _words("wait", "en", "x" * 239 + "{seconds, plural, other {#}}"),
+        "ui.wait en: 241 characters rendered with the examples; the limit is 240",
+    ),
+    "ui-example-type": (
+        lambda d: _seconds(d)["params"]["seconds"].update(example="30"),
+        "ui.wait params.seconds: example '30' is not of type integer",
+    ),
 }
 
 
@@ -308,3 +384,84 @@ def test_number_param_accepts_float_example(tmp_path: Path) -> None:
     (tmp_path / "released").mkdir()
 
     assert lint_file(path).ok
+
+
+def test_ui_wait_may_be_as_long_as_a_message(tmp_path: Path) -> None:
+    text = "x" * 238 + "{seconds, plural, other {#}}"
+    path = write_variant(tmp_path, _words("wait", "en", text))
+
+    assert lint_file(path, released_dir=FIXTURES / "released").ok
+
+
+def test_release_without_ui_is_a_baseline() -> None:
+    released = FIXTURES / "released"
+
+    assert "ui" not in json.loads((released / "0.1.0.json").read_text("utf-8"))
+    assert lint_file(FIXTURES / "valid.json", released_dir=released).ok
+
+
+def test_ui_keys_are_the_schemas() -> None:
+    schema = json.loads(
+        (ROOT / "contracts/schema/errors.schema.json").read_text(encoding="utf-8")
+    )
+
+    assert list(UI_KEYS) == schema["properties"]["ui"]["required"]
+    assert list(UI_KEYS) == list(schema["properties"]["ui"]["properties"])
+
+
+@pytest.fixture
+def released_with_ui(tmp_path: Path) -> Path:
+    """Return a folder whose latest release is valid.json, ui section included."""
+    folder = tmp_path / "released"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "valid.json", folder / "0.2.0.json")
+
+    return folder
+
+
+UI_RELEASE_CHANGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "param-removed": (
+        lambda d: _seconds(d).update(
+            params={},
+            copy={"en": "You can try again soon.", "fr": "Réessayez bientôt."},
+        ),
+        "ui.wait params.seconds: removed or renamed since 0.2.0.json; the SDK fills "
+        "it in",
+    ),
+    "param-retyped": (
+        lambda d: _seconds(d)["params"]["seconds"].update(type="number"),
+        "ui.wait params.seconds: type changed from integer to number since 0.2.0.json",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), UI_RELEASE_CHANGES.values(), ids=list(UI_RELEASE_CHANGES)
+)
+def test_ui_param_must_survive_a_release(
+    tmp_path: Path,
+    released_with_ui: Path,
+    change: Callable[[dict[str, Any]], None],
+    expected: str,
+) -> None:
+    path = write_variant(tmp_path, change)
+
+    result = lint_file(path, released_dir=released_with_ui)
+
+    assert [str(f) for f in result.findings] == [f"{path}: {expected}"]
+
+
+def test_ui_key_must_survive_a_release(released_with_ui: Path) -> None:
+    """The schema requires every key today; the rule holds if that changes."""
+    document = json.loads((FIXTURES / "valid.json").read_text(encoding="utf-8"))
+    del document["ui"]["close"]
+    release = released_with_ui / "0.2.0.json"
+
+    findings = lint(
+        "errors.json", build_contract(document), latest_released(released_with_ui)
+    )
+
+    assert [str(f) for f in findings] == [
+        f"errors.json: ui.close: removed or renamed since {release.name}; the SDK's "
+        "dialog shows it"
+    ]
