@@ -160,6 +160,7 @@ def problem_body(
         "title": problem_title(outcome.code),
         "status": outcome.status,
         "code": outcome.code,
+        "category": outcome.spec.category,
         "request_id": request_id,
     }
     if outcome.detail:

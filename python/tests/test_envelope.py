@@ -53,9 +53,10 @@ def test_body_has_rfc9457_members_and_extensions() -> None:
 
     assert body["type"] == "/problems/model-timeout"
     assert body["title"] == "Model timeout"
-    assert (body["status"], body["code"], body["request_id"]) == (
+    assert (body["status"], body["code"], body["category"], body["request_id"]) == (
         504,
         "MODEL_TIMEOUT",
+        "timeout",
         RID,
     )
     assert body["trace_id"] == "a" * 32
