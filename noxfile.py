@@ -84,12 +84,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def js(session: nox.Session) -> None:
-    """The TypeScript SDK: install from the lockfile, type check, lint, test, build."""
+    """The TypeScript SDK: install from the lockfile, check, test, build, size it."""
     _require(session, "node", "the SDK needs Node.js 20 or newer")
     npm = _require(session, "npm", "the SDK is installed with npm")
     with session.chdir(JS_SDK):
         session.run(npm, "ci", "--no-audit", "--no-fund", external=True)
-        for script in ("typecheck", "lint", "test", "build"):
+        for script in ("typecheck", "lint", "test", "build", "size"):
             session.run(npm, "run", script, external=True)
 
 

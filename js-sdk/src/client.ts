@@ -92,7 +92,8 @@ interface Operation {
   readonly policy: RetryPolicy | undefined;
   readonly timeoutMs: number;
   readonly deadlineMs: number;
-  readonly gate: OriginGate & Pick<OriginState, "failed" | "succeeded">;
+  /** The origin's budget and breaker, as far as this client heeds them. */
+  readonly gate: OriginGate & { readonly state: OriginState };
   readonly finish: (response: Response, request: FailedRequest) => Promise<unknown>;
 }
 
@@ -170,16 +171,19 @@ export function createClient(options: ClientOptions = {}): Client {
 
   async function run(op: Operation): Promise<unknown> {
     const caller = op.init.signal ?? undefined;
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(DEADLINE), op.deadlineMs);
+    // Aborts the operation, with the caller's reason or at the deadline.
+    const control = new AbortController();
+    const signal = control.signal;
+    const timer = setTimeout(() => control.abort(DEADLINE), op.deadlineMs);
     const endsAt = Date.now() + op.deadlineMs;
-    const [signal, unlink] = anySignal([caller, deadline.signal]);
+    const onAbort = () => control.abort(caller?.reason);
+    // An already aborted signal fires no event; the loop's check catches it.
+    caller?.addEventListener("abort", onAbort, { once: true });
     let last: HiccupError | undefined;
 
     try {
       for (let attempts = 1; ; attempts++) {
-        // A signal that is already aborted fires no event, so the attempt
-        // below would go out regardless: stop here instead.
+        caller?.throwIfAborted();
         signal.throwIfAborted();
         const outcome = await attempt(op, facts(op, attempts), signal, caller);
         if (outcome.error === undefined) {
@@ -200,10 +204,12 @@ export function createClient(options: ClientOptions = {}): Client {
       }
       // The deadline passed while waiting to retry: the caller gets the
       // failure it was waiting out, which says more than "too slow".
-      throw deadline.signal.aborted && last !== undefined && !isHiccupError(thrown) ? last : thrown;
+      const late = signal.reason === DEADLINE && last !== undefined && !isHiccupError(thrown);
+      throw late ? last : thrown;
     } finally {
       clearTimeout(timer);
-      unlink();
+      // A long-lived caller signal must not collect a listener per operation.
+      caller?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -233,7 +239,7 @@ export function createClient(options: ClientOptions = {}): Client {
       // Below 400 is not a failure: redirects a caller asked to see, a 304,
       // or the opaque response of a no-cors request.
       if (response.status < 400) {
-        op.gate.succeeded();
+        op.gate.state.succeeded();
         return { value: await op.finish(response, request) };
       }
       return await readFailure(response, request);
@@ -264,13 +270,13 @@ export function createClient(options: ClientOptions = {}): Client {
     const policy = op.policy ?? retryPolicy();
     const longWait = (error.retry.afterMs ?? 0) > policy.maxAfterMs;
     if (longWait || (hinted ? error.retry.auto : isRetryableFailure(error, policy))) {
-      op.gate.failed(error.retry.afterMs, longWait);
+      op.gate.state.failed(error.retry.afterMs, longWait);
     } else {
       // The origin answered, if only to say no: it is up.
-      op.gate.succeeded();
+      op.gate.state.succeeded();
     }
     if (op.policy === undefined) {
-      return { retry: false, reason: "automatic retries are off" };
+      return { retry: false, reason: "retries-off" };
     }
 
     return decide(
@@ -350,9 +356,7 @@ function resolve(input: string | URL, baseUrl: string | URL | undefined): URL {
     return new URL(input, base);
   } catch {
     throw new TypeError(
-      `The request URL ${JSON.stringify(String(input))} is not valid${
-        base === undefined ? " and there is no baseUrl to resolve it against" : ` against ${base}`
-      }.`,
+      `The request URL ${JSON.stringify(String(input))} is not valid against base ${base}.`,
     );
   }
 }
@@ -399,35 +403,6 @@ function gateFor(
   return {
     isOpen: () => breaker !== false && state.isOpen(),
     take: () => budget === false || state.take(),
-    failed: (waitMs, longWait) => state.failed(waitMs, longWait),
-    succeeded: () => state.succeeded(),
+    state,
   };
-}
-
-// A signal that aborts when the first of `signals` does, with its reason,
-// and a function that detaches it, so that a long-lived caller's signal
-// does not collect a listener per operation.
-function anySignal(signals: readonly (AbortSignal | undefined)[]): [AbortSignal, () => void] {
-  const controller = new AbortController();
-  const linked: AbortSignal[] = [];
-  const onAbort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
-  const unlink = () => {
-    for (const signal of linked) {
-      signal.removeEventListener("abort", onAbort);
-    }
-  };
-
-  for (const signal of signals) {
-    if (signal === undefined) {
-      continue;
-    }
-    if (signal.aborted) {
-      controller.abort(signal.reason);
-      break;
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    linked.push(signal);
-  }
-
-  return [controller.signal, unlink];
 }

@@ -1,5 +1,5 @@
 import type { Category } from "./contract.generated.js";
-import { type CopyParams, formatCopy, isCode, lookupCopy } from "./contract.js";
+import { type CopyParams, findCopy, formatCopy, isCode, negotiateLocale } from "./contract.js";
 import { isHiccupError } from "./errors/hiccup-error.js";
 
 /** The words to show a user for a failure, ready to insert as text. */
@@ -28,26 +28,32 @@ const UNKNOWN_CATEGORY: Category = "internal";
  * developers.
  *
  * @param locale The language to describe it in. Defaults to the locale of
- *   the client that raised the error, else the browser's preferred one.
+ *   the client that raised the error, else the first of the browser's
+ *   preferred languages that has registered copy. Either way, the source
+ *   locale stands in for a locale without registered copy.
  */
 export function describe(error: unknown, locale?: string): Description {
   const known = isHiccupError(error) ? error : undefined;
-  const wanted = locale ?? known?.locale ?? preferredLocale();
+  const wanted = locale ?? known?.locale;
+  const resolved = negotiateLocale(wanted === undefined ? preferredLocales() : [wanted]);
   const params = known?.params ?? {};
   const code = known?.code ?? "";
 
-  const bundled = isCode(code) ? lookupCopy(code, wanted) : undefined;
+  const bundled = isCode(code) ? findCopy(code, resolved) : undefined;
   if (bundled !== undefined) {
-    return render(bundled, params, wanted);
+    return render(bundled.entry, params, bundled.locale);
   }
   if (known?.user !== undefined) {
     return render(known.user, {}, known.user.locale);
   }
-  const generic = lookupCopy("", wanted, known?.category ?? UNKNOWN_CATEGORY);
+  // A category this build does not know (a newer server's) gets the words
+  // for internal failures, which suit anything. Generic copy exists for
+  // every category in the source locale at least: the linter requires it.
+  const generic =
+    findCopy("", resolved, known?.category ?? UNKNOWN_CATEGORY) ??
+    findCopy("", resolved, UNKNOWN_CATEGORY);
 
-  // The source locale always has generic copy for every category: the
-  // contract's linter requires it.
-  return render(generic ?? { message: "" }, params, wanted);
+  return render(generic?.entry ?? { message: "" }, params, generic?.locale ?? resolved);
 }
 
 interface Words {
@@ -69,13 +75,12 @@ function render(words: Words, params: CopyParams, locale: string): Description {
   };
 }
 
-/**
- * Return the user's preferred language tag: the first of
- * `navigator.languages`, else `navigator.language`, else the contract's
- * source locale. Copy lookup then falls back from it, so any tag will do.
- */
-export function preferredLocale(): string {
+/** Return the user's preferred languages, most preferred first, as the browser lists them. */
+export function preferredLocales(): readonly string[] {
   const nav = globalThis.navigator as Navigator | undefined;
+  if (nav?.languages !== undefined && nav.languages.length > 0) {
+    return nav.languages;
+  }
 
-  return nav?.languages?.[0] ?? nav?.language ?? "en";
+  return nav?.language === undefined ? [] : [nav.language];
 }

@@ -1,4 +1,5 @@
 import type { HiccupError } from "./errors/hiccup-error.js";
+import type { RetryReason } from "./retry.js";
 
 /**
  * Something worth counting happened to a request or to the failure modal.
@@ -15,7 +16,7 @@ export type HiccupEvent =
       readonly error: HiccupError;
       readonly attempt: number;
       readonly delayMs: number;
-      readonly reason: string;
+      readonly reason: RetryReason;
     }
   | { readonly type: "modal.shown"; readonly error: HiccupError }
   | { readonly type: "recovered"; readonly error: HiccupError };

@@ -1,6 +1,5 @@
-import { type Category, CODES } from "./contract.generated.js";
+import { CATEGORIES, type Category, type Code } from "./contract.generated.js";
 import type { CopyParams } from "./contract.js";
-import { isCode } from "./contract.js";
 import type {
   FieldError,
   FieldSource,
@@ -23,25 +22,37 @@ export interface FailedRequest {
   readonly traceId: string;
 }
 
-// The code a bare status stands for when the body says nothing more; the
-// server's middleware maps bare statuses the same way.
-const STATUS_CODES: Readonly<Record<number, keyof typeof CODES>> = {
-  400: "BAD_REQUEST",
-  401: "UNAUTHENTICATED",
-  403: "FORBIDDEN",
-  404: "NOT_FOUND",
-  405: "METHOD_NOT_ALLOWED",
-  408: "REQUEST_TIMED_OUT",
-  409: "CONFLICT",
-  413: "PAYLOAD_TOO_LARGE",
-  415: "UNSUPPORTED_MEDIA_TYPE",
-  422: "VALIDATION_FAILED",
-  429: "RATE_LIMITED",
-  500: "INTERNAL",
-  502: "UPSTREAM_ERROR",
-  503: "DEPENDENCY_UNAVAILABLE",
-  504: "UPSTREAM_TIMEOUT",
+/** What the contract says of a code: its category and `auto` and `user` flags. */
+type Basics = readonly [code: Code, category: Category, auto: boolean, user: boolean];
+
+// The code a bare status stands for when the body says nothing more, as the
+// server's middleware maps bare statuses, with what the contract says of
+// it. Only these few codes are needed without an envelope, so the client
+// carries them rather than the whole contract; a test checks them against it.
+const BY_STATUS: Readonly<Record<number, Basics>> = {
+  400: ["BAD_REQUEST", "invalid_request", false, false],
+  401: ["UNAUTHENTICATED", "unauthenticated", false, false],
+  403: ["FORBIDDEN", "forbidden", false, false],
+  404: ["NOT_FOUND", "not_found", false, false],
+  405: ["METHOD_NOT_ALLOWED", "invalid_request", false, false],
+  408: ["REQUEST_TIMED_OUT", "timeout", true, true],
+  409: ["CONFLICT", "conflict", false, false],
+  413: ["PAYLOAD_TOO_LARGE", "invalid_request", false, false],
+  415: ["UNSUPPORTED_MEDIA_TYPE", "invalid_request", false, false],
+  422: ["VALIDATION_FAILED", "invalid_request", false, false],
+  429: ["RATE_LIMITED", "rate_limited", true, true],
+  500: ["INTERNAL", "internal", false, true],
+  502: ["UPSTREAM_ERROR", "upstream", true, true],
+  503: ["DEPENDENCY_UNAVAILABLE", "unavailable", true, true],
+  504: ["UPSTREAM_TIMEOUT", "timeout", true, true],
 };
+const NETWORK_OFFLINE: Basics = ["NETWORK_OFFLINE", "network", true, true];
+const REQUEST_TIMED_OUT: Basics = ["REQUEST_TIMED_OUT", "timeout", true, true];
+
+/** Return the table's entries, for checking them against the contract. */
+export function statusBasics(): readonly Basics[] {
+  return [...Object.values(BY_STATUS), NETWORK_OFFLINE, REQUEST_TIMED_OUT];
+}
 
 /** The result of reading a failed response: the error, and whether the server gave retry hints. */
 export interface ReadFailure {
@@ -63,15 +74,16 @@ export async function readFailure(
 ): Promise<ReadFailure> {
   const receivedAt = Date.now();
   const problem = await readProblem(response);
-  const code =
-    typeof problem?.["code"] === "string" ? problem["code"] : statusCode(response.status);
-  const hints = retryHints(problem?.["retry"]);
+  const [statusCode, statusCategory, auto, user] = byStatus(response.status);
+  const code = typeof problem?.["code"] === "string" ? problem["code"] : statusCode;
+  const category = isCategory(problem?.["category"]) ? problem["category"] : statusCategory;
+  const hints = retryHints(problem?.["retry"]) ?? shouldRetry(response.headers);
   const afterMs =
     hints?.afterMs ?? parseRetryAfter(response.headers.get("Retry-After"), receivedAt);
-  const retry: RetryHints = { ...(hints ?? contractHints(code)), afterMs };
+  const retry: RetryHints = { auto: hints?.auto ?? auto, user: hints?.user ?? user, afterMs };
 
   const error = new ResponseError(describeFailure(request, `${response.status} ${code}`), {
-    ...base(request, code, categoryOf(code, response.status), response.status, retry),
+    ...base(request, code, category, response.status, retry),
     retryAt: afterMs === undefined ? undefined : receivedAt + afterMs,
     requestId: stringOr(problem?.["request_id"], response.headers.get("X-Request-ID")),
     traceId: stringOr(problem?.["trace_id"], request.traceId),
@@ -94,12 +106,10 @@ export function invalidBody(
   request: FailedRequest,
   cause: unknown,
 ): ResponseError {
-  const code = "INTERNAL";
-
   return new ResponseError(
     describeFailure(request, `${response.status} with a body that is not JSON`),
     {
-      ...base(request, code, "internal", response.status, contractHints(code)),
+      ...synthetic(request, byStatus(500), response.status),
       requestId: response.headers.get("X-Request-ID") ?? undefined,
       traceId: request.traceId,
       response,
@@ -110,10 +120,8 @@ export function invalidBody(
 
 /** Make the error for an attempt that got no response at all. */
 export function networkFailure(request: FailedRequest, cause: unknown): NetworkError {
-  const code = "NETWORK_OFFLINE";
-
   return new NetworkError(describeFailure(request, "no response"), {
-    ...base(request, code, "network", 0, contractHints(code)),
+    ...synthetic(request, NETWORK_OFFLINE, 0),
     traceId: request.traceId,
     cause,
   });
@@ -121,12 +129,16 @@ export function networkFailure(request: FailedRequest, cause: unknown): NetworkE
 
 /** Make the error for an attempt or an operation that ran out of time. */
 export function timeoutFailure(request: FailedRequest, limitMs: number): TimeoutError {
-  const code = "REQUEST_TIMED_OUT";
-
   return new TimeoutError(describeFailure(request, `no response within ${limitMs} ms`), {
-    ...base(request, code, "timeout", 0, contractHints(code)),
+    ...synthetic(request, REQUEST_TIMED_OUT, 0),
     traceId: request.traceId,
   });
+}
+
+function synthetic(request: FailedRequest, basics: Basics, status: number): HiccupErrorInit {
+  const [code, category, auto, user] = basics;
+
+  return base(request, code, category, status, { auto, user, afterMs: undefined });
 }
 
 function base(
@@ -169,23 +181,29 @@ async function readProblem(response: Response): Promise<Problem | undefined> {
   }
 }
 
-function statusCode(status: number): string {
-  return STATUS_CODES[status] ?? (status >= 500 ? "INTERNAL" : "BAD_REQUEST");
+function byStatus(status: number): Basics {
+  return BY_STATUS[status] ?? (status >= 500 ? byStatus(500) : byStatus(400));
 }
 
-function categoryOf(code: string, status: number): Category {
-  return isCode(code)
-    ? CODES[code].category
-    : CODES[statusCode(status) as keyof typeof CODES].category;
+function isCategory(value: unknown): value is Category {
+  return CATEGORIES.some((category) => category === value);
 }
 
-function contractHints(code: string): RetryHints {
-  const retry = isCode(code) ? CODES[code].retry : { auto: false, user: false };
-
-  return { auto: retry.auto, user: retry.user, afterMs: undefined };
+/** Retry hints as the server gave them; any of them may be missing. */
+interface Hints {
+  readonly auto: boolean;
+  readonly user?: boolean | undefined;
+  readonly afterMs?: number | undefined;
 }
 
-function retryHints(value: unknown): RetryHints | undefined {
+// Without an envelope, a server may still say whether a retry can help.
+function shouldRetry(headers: Headers): Hints | undefined {
+  const value = headers.get("X-Should-Retry");
+
+  return value === "true" || value === "false" ? { auto: value === "true" } : undefined;
+}
+
+function retryHints(value: unknown): Hints | undefined {
   if (!isRecord(value) || typeof value["auto"] !== "boolean") {
     return undefined;
   }
@@ -193,7 +211,7 @@ function retryHints(value: unknown): RetryHints | undefined {
 
   return {
     auto: value["auto"],
-    user: value["user"] === true,
+    user: typeof value["user"] === "boolean" ? value["user"] : undefined,
     afterMs: typeof after === "number" && after >= 0 ? after : undefined,
   };
 }

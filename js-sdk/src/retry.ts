@@ -40,10 +40,33 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
   };
 }
 
+/**
+ * Why a failed attempt is retried: after a random backoff, or after the
+ * wait the server asked for, when that is the longer.
+ */
+export type RetryReason = "backoff" | "server-hint";
+
+/**
+ * Why a failed attempt is not retried: one value per guard of `decide`,
+ * plus `retries-off` for a client or request with `retry: false`. They are
+ * short and few, so that reports can count them.
+ */
+export type RefusalReason =
+  | "not-repeatable"
+  | "stream-body"
+  | "attempts-used"
+  | "long-wait"
+  | "server-refused"
+  | "status-not-retryable"
+  | "deadline"
+  | "breaker-open"
+  | "budget-spent"
+  | "retries-off";
+
 /** Whether to retry a failed attempt, why, and after how long. */
 export type Verdict =
-  | { readonly retry: true; readonly delayMs: number; readonly reason: string }
-  | { readonly retry: false; readonly reason: string };
+  | { readonly retry: true; readonly delayMs: number; readonly reason: RetryReason }
+  | { readonly retry: false; readonly reason: RefusalReason };
 
 /** What the retry decision needs to know about a failed attempt. */
 export interface Failure {
@@ -93,41 +116,51 @@ export function decide(
 ): Verdict {
   const { error } = failure;
 
+  // The server may have acted on the failed attempt; without a key it
+  // cannot tell a repeat from a second request, and would act twice.
   if (!isRepeatable(error.method, failure.keyed)) {
-    return no("the server may have acted, and without an Idempotency-Key a repeat could act twice");
+    return no("not-repeatable");
   }
+  // A stream is read as it is sent, so there is nothing left to send again.
   if (!failure.replayable) {
-    return no("the body was a stream, which cannot be sent twice");
+    return no("stream-body");
   }
   if (failure.attempts > policy.limit) {
-    return no("every allowed attempt was made");
+    return no("attempts-used");
   }
   const hintMs = error.retry.afterMs;
+  // A long wait spent silently looks like a hang: the user is told
+  // instead, and the failure modal counts down.
   if (hintMs !== undefined && hintMs > policy.maxAfterMs) {
-    return no("the server asked for a longer wait than is worth spending without telling the user");
+    return no("long-wait");
   }
+  // The server knows best whether a repeat can succeed; when it said so,
+  // its word replaces the status rules below.
   if (failure.hinted && !error.retry.auto) {
-    return no("the server said that trying again by itself cannot help");
+    return no("server-refused");
   }
   if (!failure.hinted && !isRetryableFailure(error, policy)) {
-    return no("a repeat cannot fix this status");
+    return no("status-not-retryable");
   }
   const jitterMs = backoff(failure.attempts, policy, random);
   const delayMs = Math.max(hintMs ?? 0, jitterMs);
   if (delayMs >= failure.remainingMs) {
-    return no("the deadline would pass before the next attempt");
+    return no("deadline");
   }
+  // Repeated failures or a long server wait: the origin is struggling, and
+  // retries would only add to its load.
   if (gate.isOpen()) {
-    return no("the origin's breaker is open after repeated failures");
+    return no("breaker-open");
   }
+  // Last, so that only a retry about to happen spends a token.
   if (!gate.take()) {
-    return no("the tab's retry budget for this origin is spent");
+    return no("budget-spent");
   }
 
-  return { retry: true, delayMs, reason: delayMs > jitterMs ? "server hint" : "backoff" };
+  return { retry: true, delayMs, reason: delayMs > jitterMs ? "server-hint" : "backoff" };
 }
 
-function no(reason: string): Verdict {
+function no(reason: RefusalReason): Verdict {
   return { retry: false, reason };
 }
 

@@ -14,7 +14,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * cannot tell), or reject once `signal` aborts.
  */
 export function whenOnline(signal: AbortSignal): Promise<void> {
-  if (globalThis.navigator?.onLine !== false || typeof addEventListener !== "function") {
+  if (globalThis.navigator?.onLine !== false) {
     return Promise.resolve();
   }
 

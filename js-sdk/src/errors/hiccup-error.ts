@@ -72,53 +72,42 @@ export abstract class HiccupError extends Error {
   /** What failed: the server's answer, the network, or the clock. */
   abstract readonly kind: "response" | "network" | "timeout";
   /** The contract code: the envelope's, or the closest one to what happened. */
-  readonly code: string;
-  readonly category: Category;
+  declare readonly code: string;
+  declare readonly category: Category;
   /** The response's status, or 0 when no response arrived. */
-  readonly status: number;
-  readonly method: string;
+  declare readonly status: number;
+  declare readonly method: string;
   /** The URL of the request, without its query string or fragment. */
-  readonly url: string;
-  readonly retry: RetryHints;
-  readonly requestId: string | undefined;
-  readonly traceId: string | undefined;
+  declare readonly url: string;
+  declare readonly retry: RetryHints;
+  declare readonly requestId: string | undefined;
+  declare readonly traceId: string | undefined;
   /** Values for the placeholders of the code's copy. */
-  readonly params: CopyParams;
-  readonly fieldErrors: readonly FieldError[];
+  declare readonly params: CopyParams;
+  declare readonly fieldErrors: readonly FieldError[];
   /** Copy the server rendered, used when the bundled contract lacks the code. */
-  readonly user: ServerCopy | undefined;
+  declare readonly user: ServerCopy | undefined;
   /** The locale the client that made the request was set up with. */
-  readonly locale: string | undefined;
+  declare readonly locale: string | undefined;
   /** When the server allows the next attempt, in milliseconds since the epoch. */
-  readonly retryAt: number | undefined;
+  declare readonly retryAt: number | undefined;
   /** How many attempts were made, retries included. */
-  readonly attempts: number;
+  declare readonly attempts: number;
   /** The Idempotency-Key every attempt was sent with. */
-  readonly idempotencyKey: string | undefined;
+  declare readonly idempotencyKey: string | undefined;
   /**
    * Run the same operation again, with the same Idempotency-Key and trace.
    * Set on errors a client raised; what "Try again" calls.
    */
-  tryAgain: (() => Promise<unknown>) | undefined;
+  declare tryAgain: (() => Promise<unknown>) | undefined;
 
-  constructor(message: string, init: HiccupErrorInit) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.code = init.code;
-    this.category = init.category;
-    this.status = init.status;
-    this.method = init.method;
-    this.url = init.url;
-    this.retry = init.retry;
-    this.requestId = init.requestId;
-    this.traceId = init.traceId;
-    this.params = init.params ?? {};
-    this.fieldErrors = init.fieldErrors ?? [];
-    this.user = init.user;
-    this.locale = init.locale;
-    this.retryAt = init.retryAt;
-    this.attempts = init.attempts ?? 1;
-    this.idempotencyKey = init.idempotencyKey;
-    this.tryAgain = undefined;
+  constructor(message: string, { cause, ...init }: HiccupErrorInit) {
+    super(message, cause === undefined ? undefined : { cause });
+    Object.assign(this, init, {
+      params: init.params ?? {},
+      fieldErrors: init.fieldErrors ?? [],
+      attempts: init.attempts ?? 1,
+    });
     Object.defineProperty(this, BRAND, { value: true });
   }
 }

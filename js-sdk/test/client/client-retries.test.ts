@@ -290,7 +290,7 @@ describe("the reporters", () => {
 
     await resolvedBy(client.request("/items"));
 
-    expect(events).toMatchObject([{ type: "retry", delayMs: 3_000, reason: "server hint" }]);
+    expect(events).toMatchObject([{ type: "retry", delayMs: 3_000, reason: "server-hint" }]);
   });
 
   test("get one failure event, after the retries", async () => {

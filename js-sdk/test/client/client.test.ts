@@ -152,7 +152,7 @@ describe("the request URL", () => {
     expect(thrown).toBeInstanceOf(TypeError);
     expect(thrown).toHaveProperty(
       "message",
-      'The request URL "/items" is not valid and there is no baseUrl to resolve it against.',
+      'The request URL "/items" is not valid against base undefined.',
     );
     expect(fake.sent).toHaveLength(0);
   });
@@ -164,7 +164,7 @@ describe("the request URL", () => {
 
     expect(thrown).toHaveProperty(
       "message",
-      `The request URL "http://[::1" is not valid against ${BASE}.`,
+      `The request URL "http://[::1" is not valid against base ${BASE}.`,
     );
   });
 });

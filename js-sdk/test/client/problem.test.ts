@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { resetOrigins } from "../../src/budget.js";
 import { createClient } from "../../src/client.js";
+import { CODES } from "../../src/contract.generated.js";
 import { isHiccupError } from "../../src/errors/hiccup-error.js";
 import { isNetworkError, NetworkError } from "../../src/errors/network-error.js";
 import { isResponseError, ResponseError } from "../../src/errors/response-error.js";
 import { isTimeoutError } from "../../src/errors/timeout-error.js";
+import { statusBasics } from "../../src/problem.js";
 import {
   type Answer,
   envelope,
@@ -46,8 +48,10 @@ async function responseErrorFor(answer: Answer, path = "/drafts"): Promise<Respo
 }
 
 describe("an envelope", () => {
-  test("gives its code, with the category the contract gives that code", async () => {
-    const error = await errorFor(envelope(422, { code: "IDEMPOTENCY_KEY_REUSED" }));
+  test("gives its code and category", async () => {
+    const error = await errorFor(
+      envelope(422, { code: "IDEMPOTENCY_KEY_REUSED", category: "conflict" }),
+    );
 
     expect([error.code, error.category, error.status]).toEqual([
       "IDEMPOTENCY_KEY_REUSED",
@@ -56,8 +60,18 @@ describe("an envelope", () => {
     ]);
   });
 
-  test("keeps a code the contract does not know, with the category of its status", async () => {
-    const error = await errorFor(envelope(503, { code: "ACME_PAUSED" }));
+  test("keeps a code the contract does not know, with the category it names", async () => {
+    const error = await errorFor(envelope(503, { code: "ACME_PAUSED", category: "rate_limited" }));
+
+    expect([error.code, error.category]).toEqual(["ACME_PAUSED", "rate_limited"]);
+  });
+
+  test.each([
+    ["missing", undefined],
+    ["unknown to this build", "acme_trouble"],
+    ["not a string", 7],
+  ])("with a category %s gets the category of its status", async (_, category) => {
+    const error = await errorFor(envelope(503, { code: "ACME_PAUSED", category }));
 
     expect([error.code, error.category]).toEqual(["ACME_PAUSED", "unavailable"]);
   });
@@ -157,8 +171,14 @@ describe("an envelope", () => {
     expect(error.retry.afterMs).toBe(2_000);
   });
 
-  test("without hints takes the contract's auto and user for its code", async () => {
-    const error = await errorFor(envelope(503, { code: "MAINTENANCE" }));
+  test("without hints takes the auto and user of its status's code", async () => {
+    const error = await errorFor(envelope(400, { code: "MAINTENANCE" }));
+
+    expect(error.retry).toEqual({ auto: false, user: false, afterMs: undefined });
+  });
+
+  test("without hints heeds an X-Should-Retry header", async () => {
+    const error = await errorFor(status(503, "", { "X-Should-Retry": "false" }));
 
     expect(error.retry).toEqual({ auto: false, user: true, afterMs: undefined });
   });
@@ -350,4 +370,15 @@ describe("the type guards", () => {
 
     expect([isHiccupError(foreign), isNetworkError(foreign)]).toEqual([true, true]);
   });
+});
+
+describe("the codes a bare status stands for", () => {
+  test.each(statusBasics())(
+    "%s has the category and retry flags the contract gives it",
+    (code, category, auto, user) => {
+      const spec = CODES[code];
+
+      expect([category, auto, user]).toEqual([spec.category, spec.retry.auto, spec.retry.user]);
+    },
+  );
 });
