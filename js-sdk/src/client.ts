@@ -18,6 +18,7 @@ import {
   decide,
   isRetryableFailure,
   type OriginGate,
+  type RefusalReason,
   type RetryOptions,
   type RetryPolicy,
   retryPolicy,
@@ -97,6 +98,9 @@ interface Operation {
   readonly finish: (response: Response, request: FailedRequest) => Promise<unknown>;
 }
 
+// Why each failure a client raised was not retried, for its failure event.
+const refusals = new WeakMap<HiccupError, RefusalReason>();
+
 /** Why an attempt was aborted by the client itself. */
 const ATTEMPT_TIMEOUT = Symbol("attempt timeout");
 const DEADLINE = Symbol("deadline");
@@ -158,7 +162,7 @@ export function createClient(options: ClientOptions = {}): Client {
       if (isHiccupError(thrown)) {
         thrown.tryAgain = () => execute(op);
         bindReporters(thrown, reporters);
-        emit({ type: "failure", error: thrown }, reporters);
+        emit({ type: "failure", error: thrown, reason: refusals.get(thrown) }, reporters);
         try {
           options.onError?.(thrown);
         } catch {
@@ -192,6 +196,7 @@ export function createClient(options: ClientOptions = {}): Client {
         last = outcome.error;
         const verdict = judge(op, outcome, attempts, endsAt - Date.now());
         if (!verdict.retry) {
+          refusals.set(outcome.error, verdict.reason);
           throw outcome.error;
         }
         const { delayMs, reason } = verdict;

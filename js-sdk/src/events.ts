@@ -1,16 +1,22 @@
 import type { HiccupError } from "./errors/hiccup-error.js";
-import type { RetryReason } from "./retry.js";
+import type { RefusalReason, RetryReason } from "./retry.js";
 
 /**
  * Something worth counting happened to a request or to the failure modal.
  *
- * - `failure`: a failure reached the caller, after any automatic retries.
+ * - `failure`: a failure reached the caller, after any automatic retries;
+ *   `reason` says why it was not retried once more, when a retry was
+ *   considered (a deadline passing mid-wait leaves it out).
  * - `retry`: an attempt failed and another one is scheduled in `delayMs`.
  * - `modal.shown`: the failure modal was opened for `error`.
  * - `recovered`: "Try again" succeeded after `error`.
  */
 export type HiccupEvent =
-  | { readonly type: "failure"; readonly error: HiccupError }
+  | {
+      readonly type: "failure";
+      readonly error: HiccupError;
+      readonly reason?: RefusalReason | undefined;
+    }
   | {
       readonly type: "retry";
       readonly error: HiccupError;

@@ -88,6 +88,11 @@ def uvicorn_server(app: str, output: Path) -> Iterator[Server]:
                 str(port),
                 "--timeout-graceful-shutdown",
                 "2",
+                # Longer than any test keeps a pooled connection idle: with
+                # uvicorn's 5 s, a busy machine lets the server close a
+                # connection just as the client sends on it again.
+                "--timeout-keep-alive",
+                "60",
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -111,6 +111,7 @@ export function logRecord(event: HiccupEvent, header: RecordHeader): LogRecord {
     record["retry.reason"] = event.reason;
   } else if (event.type === "failure") {
     record["attempt"] = error.attempts;
+    setDefined(record, "retry.reason", event.reason);
   }
 
   return record;

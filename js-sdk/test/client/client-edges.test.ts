@@ -1,18 +1,16 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { originState, resetOrigins } from "../../src/budget.js";
-import { type ClientOptions, createClient } from "../../src/client.js";
 import { isTimeoutError } from "../../src/errors/timeout-error.js";
 import {
   type Answer,
+  BASE,
+  clientWith,
   failureOf,
-  fakeFetch,
   json,
   resolvedBy,
   status,
   thrownBy,
 } from "./helpers.js";
-
-const BASE = "https://api.example";
 
 beforeEach(() => {
   resetOrigins();
@@ -22,13 +20,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-function clientWith(answers: Answer[], options: ClientOptions = {}) {
-  const fake = fakeFetch(...answers);
-  const client = createClient({ baseUrl: BASE, fetch: fake.fetch, ...options });
-
-  return { client, sent: fake.sent };
-}
 
 describe("a response below 400", () => {
   test.each([304, 301])("resolves like a success when its status is %i", async (code) => {

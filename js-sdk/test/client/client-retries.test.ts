@@ -1,23 +1,18 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { resetOrigins } from "../../src/budget.js";
-import { type ClientOptions, createClient } from "../../src/client.js";
-import type { HiccupError } from "../../src/errors/hiccup-error.js";
 import { ResponseError } from "../../src/errors/response-error.js";
 import { TimeoutError } from "../../src/errors/timeout-error.js";
-import { counters, type HiccupEvent } from "../../src/events.js";
+import { counters } from "../../src/events.js";
 import {
-  type Answer,
+  clientWith,
   envelope,
   failureOf,
-  fakeFetch,
   hang,
   offline,
   resolvedBy,
   status,
   thrownBy,
 } from "./helpers.js";
-
-const BASE = "https://api.example";
 
 beforeEach(() => {
   resetOrigins();
@@ -30,22 +25,6 @@ afterEach(() => {
   vi.useRealTimers();
   vi.restoreAllMocks();
 });
-
-// A client of BASE whose requests `answers` answer in turn, and what it reported.
-function clientWith(answers: Answer[], options: ClientOptions = {}) {
-  const fake = fakeFetch(...answers);
-  const events: HiccupEvent[] = [];
-  const errors: HiccupError[] = [];
-  const client = createClient({
-    baseUrl: BASE,
-    fetch: fake.fetch,
-    reporters: [{ report: (event) => events.push(event) }],
-    onError: (error) => errors.push(error),
-    ...options,
-  });
-
-  return { client, sent: fake.sent, events, errors };
-}
 
 describe("a per-attempt timeout", () => {
   test("rejects with a TimeoutError for the contract's timed-out code", async () => {
@@ -299,7 +278,15 @@ describe("the reporters", () => {
     const error = await failureOf(client.request("/items"));
 
     expect(events.map((event) => event.type)).toEqual(["retry", "retry", "failure"]);
-    expect(events.at(-1)).toEqual({ type: "failure", error });
+    expect(events.at(-1)).toEqual({ type: "failure", error, reason: "attempts-used" });
+  });
+
+  test("learn from the failure event why it was not retried", async () => {
+    const { client, events } = clientWith([status(404)]);
+
+    await failureOf(client.request("/items"));
+
+    expect(events).toMatchObject([{ type: "failure", reason: "status-not-retryable" }]);
   });
 
   test("that throw do not break the request", async () => {

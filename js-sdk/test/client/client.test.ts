@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { resetOrigins } from "../../src/budget.js";
-import { type ClientOptions, createClient } from "../../src/client.js";
+import { createClient } from "../../src/client.js";
 import { ResponseError } from "../../src/errors/response-error.js";
 import {
-  type Answer,
+  BASE,
+  clientWith,
   failureOf,
   fakeFetch,
   json,
@@ -13,7 +14,6 @@ import {
   traceOf,
 } from "./helpers.js";
 
-const BASE = "https://api.example";
 const CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 beforeEach(() => {
@@ -24,14 +24,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-// A client of BASE whose requests `answers` answer in turn.
-function clientWith(answers: Answer[], options: ClientOptions = {}) {
-  const fake = fakeFetch(...answers);
-  const client = createClient({ baseUrl: BASE, fetch: fake.fetch, ...options });
-
-  return { client, sent: fake.sent };
-}
 
 function header(name: string) {
   return (entry: { readonly headers: Headers }) => entry.headers.get(name);

@@ -1,5 +1,7 @@
 import { vi } from "vitest";
+import { type ClientOptions, createClient } from "../../src/client.js";
 import { type HiccupError, isHiccupError } from "../../src/errors/hiccup-error.js";
+import type { HiccupEvent } from "../../src/events.js";
 
 /** One request the fake fetch received. */
 export interface Sent {
@@ -129,4 +131,26 @@ export function traceOf(header: string | null): { traceId: string; spanId: strin
   const [, traceId = "", spanId = ""] = (header ?? "").split("-");
 
   return { traceId, spanId };
+}
+
+/** The origin the clients of these tests call. */
+export const BASE = "https://api.example";
+
+/**
+ * Make a client of BASE whose requests `answers` answer in turn, keeping
+ * every event it reports and every error it hands to onError.
+ */
+export function clientWith(answers: Answer[], options: ClientOptions = {}) {
+  const fake = fakeFetch(...answers);
+  const events: HiccupEvent[] = [];
+  const errors: HiccupError[] = [];
+  const client = createClient({
+    baseUrl: BASE,
+    fetch: fake.fetch,
+    reporters: [{ report: (event) => events.push(event) }],
+    onError: (error) => errors.push(error),
+    ...options,
+  });
+
+  return { client, sent: fake.sent, events, errors };
 }

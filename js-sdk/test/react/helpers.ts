@@ -3,24 +3,7 @@ import { act } from "@testing-library/react";
 import { NetworkError } from "../../src/errors/network-error.js";
 import type { HiccupEvent, Reporter } from "../../src/events.js";
 
-/** A promise with its settlers, for deciding in a test when work ends. */
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  readonly resolve: (value: T) => void;
-  readonly reject: (reason: unknown) => void;
-}
-
-/** Make a promise that settles when the test says so. */
-export function deferred<T>(): Deferred<T> {
-  let resolve: (value: T) => void = () => {};
-  let reject: (reason: unknown) => void = () => {};
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-
-  return { promise, resolve, reject };
-}
+export { type Deferred, deferred } from "../support/deferred.js";
 
 /** Make a failure like the one a client raises when the network is down. */
 export function networkError(): NetworkError {

@@ -94,6 +94,12 @@ describe("consoleReporter records", () => {
     });
   });
 
+  test("a failure with why it was not retried", () => {
+    const { record } = write({ type: "failure", error: serverFailure(), reason: "budget-spent" });
+
+    expect(record["retry.reason"]).toBe("budget-spent");
+  });
+
   test("a failure of the server at error", () => {
     const { method, record } = write(failure(serverFailure()));
 
@@ -279,12 +285,12 @@ describe("consoleReporter and the log-record schema", () => {
     };
 
     expect(schemaViolations(record)).toEqual([
-      "logger: missing",
-      'timestamp: "2026-03-14 09:27:29" does not match ' +
-        "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$",
-      'level: "warn" is not one of debug, info, warning, error, critical',
-      'event: "HTTP Client Failure" does not match ^[a-z0-9_.]+$',
-      "http.response.status_code: 0 is below 100",
+      "/: must have required property 'logger'",
+      '/timestamp: must match pattern "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$"',
+      '/timestamp: must match format "date-time"',
+      "/level: must be equal to one of the allowed values",
+      '/event: must match pattern "^[a-z0-9_.]+$"',
+      "/http.response.status_code: must be >= 100",
     ]);
   });
 });
