@@ -42,7 +42,7 @@ export const STYLES = `
   max-width: min(28rem, 100vw - 2rem);
   max-height: calc(100vh - 2rem);
   overflow: auto;
-  padding: 1.5rem;
+  padding: 1.5rem 1.5rem 0;
   border-radius: var(--hiccup-radius, 0.75rem);
   background: var(--b);
   color: var(--f);
@@ -96,6 +96,21 @@ code {
   flex-wrap: wrap;
   justify-content: flex-end;
   gap: 0.5rem;
+  /* The buttons stay in view at the foot of a dialog that scrolls. */
+  position: sticky;
+  bottom: 0;
+  margin: 0 -1.5rem;
+  padding: 0.75rem 1.5rem 1.5rem;
+  background: var(--b);
+}
+@media (max-width: 24rem) {
+  [role="alertdialog"] {
+    padding: 1rem 1rem 0;
+  }
+  .actions {
+    margin: 0 -1rem;
+    padding: 0.75rem 1rem 1rem;
+  }
 }
 button {
   font: inherit;
