@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Awaitable, Iterable, Sequence
+from typing import Protocol
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +22,7 @@ __all__ = [
     "ErrorResponder",
     "Exchange",
     "HiccupMiddleware",
+    "Observer",
     "current_exchange",
     "send_problem",
 ]
@@ -218,21 +220,61 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+class Observer(Protocol):
+    """Sees every HTTP request the middleware serves, in the same pass.
+
+    Tracing, metrics and error reporting are observers. ``started`` runs
+    before the app sees the request, in the request's context, and may set
+    what the request's log lines carry (``exchange.trace_id`` and
+    ``span_id``); what it returns is handed back to ``finished``, which runs
+    once the response is over, in reverse order of the observers. Neither
+    may raise: the middleware reports an observer that does on stderr and
+    carries on, since telemetry must never break a response.
+    """
+
+    def started(self, exchange: Exchange) -> object:
+        """Begin observing a request; return what ``finished`` needs."""
+        ...
+
+    def finished(
+        self, exchange: Exchange, state: object, duration: float, route: str | None
+    ) -> None:
+        """End observing a request that took ``duration`` seconds.
+
+        Args:
+            exchange: The request, with its final ``status``, ``error_code``
+                and ``exception``.
+            state: What ``started`` returned.
+            duration: Seconds from the request's arrival to the end of its
+                response.
+            route: The template of the matched route, if one matched.
+        """
+        ...
+
+
 class HiccupMiddleware:
     """Give every HTTP request an ID, a context, an envelope on failure and one
     access line; pass websocket and lifespan scopes through untouched.
 
     Install it outermost. ``hiccup.install`` does that for FastAPI apps and
     adds the exception handlers that let errors keep the app's CORS headers.
+    ``observers`` (tracing, metrics, error reporting) see every request in
+    the same pass.
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | None = None,
+        observers: Sequence[Observer] = (),
+    ) -> None:
         self.app = app
         self.settings = settings or Settings()
         self.header = self.settings.request_id_header.lower().encode("latin-1")
         self.limit = self.settings.max_body_bytes
         self.trust = self.settings.trust_request_id
         self.error_log = get_logger("hiccup.error")
+        self.observers = tuple(observers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -242,6 +284,7 @@ class HiccupMiddleware:
         started_at = time.perf_counter()
         exchange = Exchange(scope, send, self.header, self.trust)
         token = _current.set(exchange)
+        states = _start(self.observers, exchange) if self.observers else None
         try:
             if self.limit and (exchange.content_length is not None or exchange.chunked):
                 await self._serve_limited(scope, receive, exchange.send, exchange)
@@ -255,25 +298,23 @@ class HiccupMiddleware:
             # exception's details.
             if exchange.error_code is not None and exchange.exception_info:
                 self._log_error(exchange)
+            duration = time.perf_counter() - started_at
+            if not exchange.status:
+                exchange.status = 499 if exchange.disconnected else 500
+            template = _route_template(scope)
             try:
-                route = scope.get("route")
-                template = None
-                if route is not None:
-                    path = getattr(route, "path_format", None) or getattr(
-                        route, "path", ""
-                    )
-                    root = scope.get("root_path")
-                    template = (root + path if root else path) or None
                 _logging.access_writer.write(
                     exchange,
                     exchange.method,
-                    exchange.status or (499 if exchange.disconnected else 500),
-                    time.perf_counter() - started_at,
+                    exchange.status,
+                    duration,
                     template,
                     exchange.error_code,
                 )
             except Exception:  # hiccup's logging never breaks a response
                 _report_own_failure()
+            if states is not None:
+                _finish(self.observers, states, exchange, duration, template)
             _current.reset(token)
 
     async def _serve_limited(
@@ -372,6 +413,43 @@ class ErrorResponder:
             outcome = exchange.outcome_of(exc, debug=self.settings.debug)
             exchange.record(exc, outcome)
             await send_problem(send, exchange, outcome)
+
+
+def _start(observers: tuple[Observer, ...], exchange: Exchange) -> list[object]:
+    states: list[object] = []
+    for observer in observers:
+        try:
+            states.append(observer.started(exchange))
+        except Exception:  # telemetry never breaks a response
+            states.append(None)
+            _report_own_failure()
+
+    return states
+
+
+def _finish(
+    observers: tuple[Observer, ...],
+    states: list[object],
+    exchange: Exchange,
+    duration: float,
+    route: str | None,
+) -> None:
+    for observer, state in zip(reversed(observers), reversed(states), strict=True):
+        try:
+            observer.finished(exchange, state, duration, route)
+        except Exception:  # telemetry never breaks a response
+            _report_own_failure()
+
+
+def _route_template(scope: Scope) -> str | None:
+    """Return the template of the route that matched, under the root path."""
+    route = scope.get("route")
+    if route is None:
+        return None
+    path = getattr(route, "path_format", None) or getattr(route, "path", "")
+    root = scope.get("root_path")
+
+    return (root + path if root else path) or None
 
 
 def _unwrap(exc: BaseException) -> BaseException:

@@ -84,6 +84,32 @@ class Settings(BaseSettings):
     """Largest request body accepted, in bytes; larger ones get a 413.
     0 turns the limit off."""
 
+    tracing: bool = True
+    """Trace every request: a server span each, exported over OTLP when an
+    endpoint is configured (the standard ``OTEL_EXPORTER_OTLP_*`` variables)
+    and kept in an in-memory ring of recent traces otherwise."""
+
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of new traces recorded, when ``OTEL_TRACES_SAMPLER`` does not say;
+    a request whose caller sampled its trace follows the caller."""
+
+    metrics: bool = True
+    """Record Prometheus metrics and serve them at ``metrics_path``."""
+
+    metrics_path: str = Field(default="/metrics", pattern=r"^/")
+    """Path of the Prometheus endpoint."""
+
+    untraced_paths: tuple[str, ...] = ("/healthz", "/livez", "/readyz", "/metrics")
+    """Exact paths that get no span (probes and the metrics scrape)."""
+
+    sentry_dsn: str | None = None
+    """Where Sentry events go (``SENTRY_DSN`` is read too). Unset, there is
+    no Sentry."""
+
+    client_reports_path: str | None = Field(default=None, pattern=r"^/")
+    """Path of the endpoint that takes the browser SDK's batched records.
+    Unset (the default), there is none."""
+
     @field_validator("redact_fields")
     @classmethod
     def _normalize(cls, value: tuple[str, ...]) -> tuple[str, ...]:
