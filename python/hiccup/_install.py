@@ -21,6 +21,7 @@ from ._mapping import outcome_for_exception
 from ._middleware import ErrorResponder, HiccupMiddleware, current_exchange
 from ._openapi import document_problems
 from ._problem import Problem
+from ._reports import ClientReports
 from ._settings import Settings
 
 if TYPE_CHECKING:
@@ -90,6 +91,14 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
     else:
         log_through_app_setup(settings)
 
+    if settings.client_reports_path is not None:
+        reports = ClientReports()
+        app.add_route(
+            settings.client_reports_path,
+            reports.__call__,
+            methods=["POST"],
+            include_in_schema=False,
+        )
     answer = _handler(settings)
     for kind in (HTTPException, RequestValidationError, Problem, Exception):
         app.add_exception_handler(kind, answer)

@@ -137,7 +137,9 @@ class _Clock:
     def __call__(
         self, logger: WrappedLogger, method: str, event_dict: EventDict
     ) -> EventDict:
-        event_dict["timestamp"] = self.now()
+        # A record made elsewhere (the browser's, relayed) keeps its own time.
+        if "timestamp" not in event_dict:
+            event_dict["timestamp"] = self.now()
 
         return event_dict
 
