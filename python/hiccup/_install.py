@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,15 @@ from ._exceptions import HiccupError
 from ._ids import new_request_id
 from ._logging import configure_logging, log_through_app_setup
 from ._mapping import outcome_for_exception
-from ._middleware import ErrorResponder, HiccupMiddleware, current_exchange
+from ._metrics import (
+    Metrics,
+    MetricsEndpoint,
+    MetricsObserver,
+    count_client_event,
+    default_metrics,
+    use_metrics,
+)
+from ._middleware import ErrorResponder, HiccupMiddleware, Observer, current_exchange
 from ._openapi import document_problems
 from ._problem import Problem
 from ._reports import ClientReports
@@ -26,6 +35,8 @@ from ._settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from ._sentry import SentryObserver
 
 __all__ = ["InstallError", "install"]
 
@@ -66,14 +77,28 @@ def _handler(settings: Settings) -> Callable[[Request, Exception], Awaitable[Res
     return answer
 
 
-def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
+def install(
+    app: FastAPI,
+    settings: Settings | None = None,
+    *,
+    metrics: Metrics | None = None,
+    sentry: SentryObserver | None = None,
+) -> FastAPI:
     """Add hiccup to a FastAPI (or Starlette) app and return the app.
 
     This configures logging, registers exception handlers that answer with
     envelopes, puts ``HiccupMiddleware`` outside Starlette's
     ``ServerErrorMiddleware`` and, when the app has middleware of its own, an
     ``ErrorResponder`` inside it (so errors keep CORS headers), and documents
-    the envelope in the OpenAPI schema.
+    the envelope in the OpenAPI schema. With the settings' defaults it also
+    records Prometheus metrics and serves them at ``metrics_path``, reports
+    failures to Sentry when a DSN is set, and takes the browser SDK's records
+    when ``client_reports_path`` is set.
+
+    Args:
+        metrics: the metrics to record into, instead of the process's own.
+        sentry: the Sentry reporter to use, instead of one made by
+            ``configure_sentry`` from the settings (when they name a DSN).
 
     Raises:
         InstallError: the app has started serving already.
@@ -91,14 +116,10 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
     else:
         log_through_app_setup(settings)
 
+    observers = _observers(app, settings, metrics, sentry)
     if settings.client_reports_path is not None:
-        reports = ClientReports()
-        app.add_route(
-            settings.client_reports_path,
-            reports.__call__,
-            methods=["POST"],
-            include_in_schema=False,
-        )
+        reports = ClientReports(count=count_client_event if settings.metrics else None)
+        _add_route(app, settings.client_reports_path, reports.__call__, ["POST"])
     answer = _handler(settings)
     for kind in (HTTPException, RequestValidationError, Problem, Exception):
         app.add_exception_handler(kind, answer)
@@ -126,7 +147,7 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
             # HiccupMiddleware does, one layer further out, and cost every
             # request a layer.
             stack = stack.app
-        return HiccupMiddleware(stack, settings)
+        return HiccupMiddleware(stack, settings, observers)
 
     # Starlette puts ServerErrorMiddleware outermost when it builds the stack;
     # wrapping the builder is how hiccup ends up outside it.
@@ -135,3 +156,46 @@ def install(app: FastAPI, settings: Settings | None = None) -> FastAPI:
         document_problems(app, settings.request_id_header)
 
     return app
+
+
+def _observers(
+    app: FastAPI,
+    settings: Settings,
+    metrics: Metrics | None,
+    sentry: SentryObserver | None,
+) -> list[Observer]:
+    """Return what watches every request: metrics, then error reporting.
+
+    The error reporter comes last, so that it finishes first, while the
+    request's span (which its events name) is still open.
+    """
+    observers: list[Observer] = []
+    if settings.metrics:
+        if metrics is not None:
+            use_metrics(metrics)
+        metrics = default_metrics()
+        metrics.describe(settings)
+        endpoint = MetricsEndpoint(metrics)
+        _add_route(app, settings.metrics_path, endpoint.respond, ["GET", "HEAD"])
+        observers.append(MetricsObserver(metrics))
+    if sentry is None and (settings.sentry_dsn or os.environ.get("SENTRY_DSN")):
+        # sentry-sdk takes a while to import: only apps that report pay.
+        from ._sentry import configure_sentry  # noqa: PLC0415
+
+        sentry = configure_sentry(settings)
+    if sentry is not None:
+        observers.append(sentry)
+
+    return observers
+
+
+def _add_route(
+    app: FastAPI,
+    path: str,
+    endpoint: Callable[[Request], Awaitable[Response]],
+    methods: list[str],
+) -> None:
+    # FastAPI names the matched route in the scope only for its own routes;
+    # a plain Starlette route would show up as unmatched in logs and metrics.
+    add = getattr(app, "add_api_route", None) or app.add_route
+    add(path, endpoint, methods=methods, include_in_schema=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Awaitable, Iterable, Sequence
+from types import TracebackType
 from typing import Protocol
 
 import orjson
@@ -62,8 +63,10 @@ class Exchange(RequestContext):
     too_large = False
     #: Whether the client went away while an error was being sent.
     disconnected = False
-    #: The first failure of the request and its ``exception`` log field.
+    #: The first failure of the request, its traceback (which Starlette
+    #: clears once a handler has answered it) and its ``exception`` log field.
     exception: BaseException | None = None
+    traceback: TracebackType | None = None
     exception_info: dict[str, object] | None = None
     #: The headers of the response, once it has started.
     response_headers: Sequence[tuple[bytes, bytes]] = ()
@@ -189,6 +192,7 @@ class Exchange(RequestContext):
         exc = _unwrap(exc)
         if self.exception is None:
             self.exception = exc
+            self.traceback = exc.__traceback__
             if outcome.status >= 500:
                 # Read the frames now: Starlette clears the traceback of an
                 # exception its handlers answered.
@@ -294,14 +298,19 @@ class HiccupMiddleware:
             if await self._fail(exc, exchange, send):
                 raise
         finally:
-            # Every failure sets error_code; only those of 500 or more, the
-            # exception's details.
-            if exchange.error_code is not None and exchange.exception_info:
-                self._log_error(exchange)
             duration = time.perf_counter() - started_at
             if not exchange.status:
                 exchange.status = 499 if exchange.disconnected else 500
             template = _route_template(scope)
+            # Observers finish before the request's lines are written, so
+            # that what they bind to the request (the Sentry event ID) is in
+            # them.
+            if states is not None:
+                _finish(self.observers, states, exchange, duration, template)
+            # Every failure sets error_code; only those of 500 or more, the
+            # exception's details.
+            if exchange.error_code is not None and exchange.exception_info:
+                self._log_error(exchange)
             try:
                 _logging.access_writer.write(
                     exchange,
@@ -313,8 +322,6 @@ class HiccupMiddleware:
                 )
             except Exception:  # hiccup's logging never breaks a response
                 _report_own_failure()
-            if states is not None:
-                _finish(self.observers, states, exchange, duration, template)
             _current.reset(token)
 
     async def _serve_limited(
