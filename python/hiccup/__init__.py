@@ -25,6 +25,7 @@ from ._events import (
 )
 from ._exceptions import HiccupError
 from ._install import InstallError, install
+from ._jobs import continue_trace, inject_trace
 from ._logging import Redactor, configure_logging, get_logger
 from ._metrics import Metrics, MetricsEndpoint, MetricsObserver, mark_process_dead
 from ._middleware import HiccupMiddleware
@@ -33,6 +34,7 @@ from ._openapi import problem_responses
 from ._problem import FieldError, Problem, ProblemError
 from ._queues import queue_metrics
 from ._settings import Settings
+from ._tracing import Tracing, TracingObserver, configure_tracing, recent_traces
 
 if TYPE_CHECKING:
     from ._sentry import SentryObserver, configure_sentry
@@ -53,21 +55,27 @@ __all__ = [
     "Redactor",
     "SentryObserver",
     "Settings",
+    "Tracing",
+    "TracingObserver",
     "UndeclaredEventError",
     "__version__",
     "configure_logging",
     "configure_sentry",
+    "configure_tracing",
     "context",
+    "continue_trace",
     "current_model_call",
     "declare_events",
     "declare_funnel",
     "funnel_step",
     "get_logger",
+    "inject_trace",
     "install",
     "mark_process_dead",
     "model_call",
     "problem_responses",
     "queue_metrics",
+    "recent_traces",
     "track",
 ]
 

@@ -32,6 +32,7 @@ from ._openapi import document_problems
 from ._problem import Problem
 from ._reports import ClientReports
 from ._settings import Settings
+from ._tracing import configure_tracing, disable_fastapi_tracing
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -164,12 +165,20 @@ def _observers(
     metrics: Metrics | None,
     sentry: SentryObserver | None,
 ) -> list[Observer]:
-    """Return what watches every request: metrics, then error reporting.
+    """Return what watches every request: tracing, metrics, then error reporting.
 
-    The error reporter comes last, so that it finishes first, while the
-    request's span (which its events name) is still open.
+    Tracing comes first, so that the others start inside the request's span
+    and finish before it ends; the error reporter last, so that it finishes
+    first, while the span (which its events name) is still open.
     """
     observers: list[Observer] = []
+    if settings.tracing:
+        tracing = configure_tracing(settings)
+        if tracing.enabled:
+            # FastAPI's own request spans would wrap hiccup's: one is enough.
+            disable_fastapi_tracing(app)
+            app.state.hiccup_tracing = tracing
+            observers.append(tracing.observer(settings))
     if settings.metrics:
         if metrics is not None:
             use_metrics(metrics)

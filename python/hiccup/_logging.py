@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, Final, TextIO
 
 import orjson
 import structlog
+from opentelemetry.trace import SpanContext, get_current_span
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from ._context import RequestContext, current
@@ -86,14 +87,23 @@ def add_request_context(
 ) -> EventDict:
     """Add ``request_id``, ``trace_id``, ``span_id``, ``client_request_id`` and
     the fields bound with ``hiccup.context.bind``; keys passed to the log call
-    win over them."""
+    win over them.
+
+    The trace and span IDs are those of the current OpenTelemetry span (a
+    client call's, a job's, the request's own), else the request context's.
+    """
     context = current()
+    span = get_current_span().get_span_context()
     if context is None:
+        if span.is_valid:
+            _add_span_ids(event_dict, span)
         return event_dict
     event_dict.setdefault("request_id", context.request_id)
     if context.client_request_id is not None:
         event_dict.setdefault("client_request_id", context.client_request_id)
-    if context.trace_id is not None:
+    if span.is_valid:
+        _add_span_ids(event_dict, span)
+    elif context.trace_id is not None:
         event_dict.setdefault("trace_id", context.trace_id)
         event_dict.setdefault("span_id", context.span_id)
     if context.fields:
@@ -101,6 +111,34 @@ def add_request_context(
             event_dict.setdefault(key, value)
 
     return event_dict
+
+
+class _HexIds:
+    """The IDs of the span context formatted last, in hex.
+
+    Consecutive lines mostly come from the same span, and formatting its IDs
+    costs more than the rest of ``add_request_context``. One tuple holds the
+    context and both strings, so that threads never see a half update.
+    """
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: tuple[SpanContext | None, str, str] = (None, "", "")
+
+    def add(self, event_dict: EventDict, span: SpanContext) -> None:
+        last = self.last
+        if last[0] is not span:
+            last = self.last = (
+                span,
+                format(span.trace_id, "032x"),
+                format(span.span_id, "016x"),
+            )
+        event_dict.setdefault("trace_id", last[1])
+        event_dict.setdefault("span_id", last[2])
+
+
+_add_span_ids: Final = _HexIds().add
 
 
 class _Clock:

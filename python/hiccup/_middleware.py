@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -70,6 +70,10 @@ class Exchange(RequestContext):
     exception_info: dict[str, object] | None = None
     #: The headers of the response, once it has started.
     response_headers: Sequence[tuple[bytes, bytes]] = ()
+    #: Called with the exchange as its response starts, if an observer set it:
+    #: one whose span another instrumentation ends with the response's last
+    #: message, before ``finished`` runs.
+    on_response: Callable[[Exchange], None] | None = None
 
     def __init__(  # noqa: PLR0912 - the one pass over the request headers
         self, scope: Scope, send: Send, request_id_header: bytes, trust: bool
@@ -151,6 +155,8 @@ class Exchange(RequestContext):
                 return _nothing()
             self.started = True
             self.response_headers = headers
+            if self.on_response is not None:
+                _respond(self.on_response, self)
             headers = [*headers, self._request_id_header]
             if self.origin:
                 _expose_headers(headers)
@@ -432,6 +438,13 @@ def _start(observers: tuple[Observer, ...], exchange: Exchange) -> list[object]:
             _report_own_failure()
 
     return states
+
+
+def _respond(callback: Callable[[Exchange], None], exchange: Exchange) -> None:
+    try:
+        callback(exchange)
+    except Exception:  # telemetry never breaks a response
+        _report_own_failure()
 
 
 def _finish(

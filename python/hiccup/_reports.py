@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator, FormatChecker
+from opentelemetry import context as otel_context
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
@@ -216,12 +217,14 @@ class ClientReports:
         level = fields.pop("level")
         event = fields.pop("event")
         fields["log.source"] = "client"
-        # Outside the request's context: the batch's own request ID and trace
-        # are not the ones the records are about.
+        # Outside the request's context and span: the batch's own request ID
+        # and trace are not the ones the records are about.
         token = _current.set(None)
+        span_token = otel_context.attach(otel_context.Context())
         try:
             getattr(self.log, level if level in _LEVELS else "info")(event, **fields)
         finally:
+            otel_context.detach(span_token)
             _current.reset(token)
         if self.count is not None:
             code = record.get("error.code")

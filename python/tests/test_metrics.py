@@ -382,7 +382,10 @@ def test_the_text_format_has_no_exemplars(app: FastAPI) -> None:
     assert TRACE_ID not in response.text
 
 
-def test_a_request_without_a_trace_leaves_no_exemplar(app: FastAPI) -> None:
+def test_a_request_without_a_trace_leaves_no_exemplar(metrics: Metrics) -> None:
+    untraced = metrics_app.SETTINGS.model_copy(update={"tracing": False})
+    app = metrics_app.build(metrics, settings=untraced)
+
     fetch(app, ("GET", "/items/1"))
 
     assert exemplars(scrape(app, OPENMETRICS).text) == []

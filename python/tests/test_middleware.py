@@ -4,6 +4,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -249,12 +250,17 @@ def test_traceparent_joins_the_callers_trace(app: FastAPI, logs: LogCapture) -> 
     assert {line["trace_id"] for line in logs.lines} == {trace}
 
 
-def test_malformed_traceparent_is_ignored(app: FastAPI, logs: LogCapture) -> None:
+def test_malformed_traceparent_starts_a_trace_of_its_own(
+    app: FastAPI, logs: LogCapture
+) -> None:
     sent = get(app, "/boom", (b"traceparent", b"00-zzzz\r\n-01"))
 
+    trace_id = sent.json()["trace_id"]
     assert sent.status == 500
-    assert "trace_id" not in sent.json()
-    assert all("trace_id" not in line for line in logs.lines)
+    assert re.fullmatch(r"[0-9a-f]{32}", trace_id)
+    assert {line["trace_id"] for line in logs.lines if "request_id" in line} == {
+        trace_id
+    }
 
 
 # Context

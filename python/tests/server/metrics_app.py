@@ -62,11 +62,15 @@ class CallersTrace:
             context.detach(state)
 
 
-def build(metrics: Metrics, before: Sequence[Observer] = ()) -> FastAPI:
+def build(
+    metrics: Metrics,
+    before: Sequence[Observer] = (),
+    settings: hiccup.Settings = SETTINGS,
+) -> FastAPI:
     """Build the app, recording into ``metrics``, observed first by ``before``."""
     app = FastAPI()
     _add_routes(app, metrics)
-    hiccup.install(app, SETTINGS, metrics=metrics)
+    hiccup.install(app, settings, metrics=metrics)
     stack = app.build_middleware_stack()
     assert isinstance(stack, HiccupMiddleware)
     stack.observers = (*before, *stack.observers)
