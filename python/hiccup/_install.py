@@ -92,9 +92,10 @@ def install(
     ``ServerErrorMiddleware`` and, when the app has middleware of its own, an
     ``ErrorResponder`` inside it (so errors keep CORS headers), and documents
     the envelope in the OpenAPI schema. With the settings' defaults it also
-    records Prometheus metrics and serves them at ``metrics_path``, reports
-    failures to Sentry when a DSN is set, and takes the browser SDK's records
-    when ``client_reports_path`` is set.
+    traces every request (``configure_tracing``), records Prometheus metrics
+    and serves them at ``metrics_path``, reports failures to Sentry when a
+    DSN is set, and takes the browser SDK's records when
+    ``client_reports_path`` is set.
 
     Args:
         metrics: the metrics to record into, instead of the process's own.
