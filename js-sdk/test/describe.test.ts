@@ -1,6 +1,4 @@
 // @vitest-environment happy-dom
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { afterEach, expect, describe as group, test, vi } from "vitest";
 import type { Category } from "../src/contract.generated.js";
 import { registerCopy } from "../src/contract.js";
@@ -9,42 +7,7 @@ import { describe } from "../src/describe.js";
 import type { HiccupErrorInit } from "../src/errors/hiccup-error.js";
 import { NetworkError } from "../src/errors/network-error.js";
 import { ResponseError } from "../src/errors/response-error.js";
-
-interface SourceCopy {
-  readonly title?: string;
-  readonly message: string;
-  readonly action?: string;
-  readonly suggestions?: readonly string[];
-}
-
-const CONTRACT = JSON.parse(
-  // By path from the package's folder, where the tests run: a DOM test's
-  // import.meta.url is not a file URL.
-  readFileSync(resolve("..", "contracts", "errors.json"), "utf8"),
-) as {
-  readonly codes: Readonly<Record<string, { readonly copy: Readonly<Record<string, SourceCopy>> }>>;
-  readonly generic: Readonly<
-    Record<string, { readonly copy: Readonly<Record<string, SourceCopy>> }>
-  >;
-};
-
-function codeCopy(code: string, locale: string): SourceCopy {
-  const copy = CONTRACT.codes[code]?.copy[locale];
-  if (copy === undefined) {
-    throw new Error(`no ${locale} copy for ${code} in the contract`);
-  }
-
-  return copy;
-}
-
-function genericCopy(category: string, locale: string): SourceCopy {
-  const copy = CONTRACT.generic[category]?.copy[locale];
-  if (copy === undefined) {
-    throw new Error(`no ${locale} generic copy for ${category} in the contract`);
-  }
-
-  return copy;
-}
+import { codeWords, genericWords } from "./support/contract.js";
 
 function failure(init: Partial<HiccupErrorInit> & { readonly title?: string } = {}) {
   const { title = "Dependency unavailable", ...rest } = init;
@@ -74,7 +37,7 @@ afterEach(() => {
 group("describe, by the bundled contract", () => {
   test("gives the code's copy in the source locale", () => {
     const words = describe(failure(), "en");
-    const expected = codeCopy("DEPENDENCY_UNAVAILABLE", "en");
+    const expected = codeWords("DEPENDENCY_UNAVAILABLE", "en");
 
     expect(words).toEqual({
       title: expected.title,
@@ -104,7 +67,7 @@ group("describe, by the bundled contract", () => {
     const words = describe(failure(), "fr-CA");
 
     expect([words.title, words.locale]).toEqual([
-      codeCopy("DEPENDENCY_UNAVAILABLE", "fr").title,
+      codeWords("DEPENDENCY_UNAVAILABLE", "fr").title,
       "fr",
     ]);
   });
@@ -113,7 +76,7 @@ group("describe, by the bundled contract", () => {
     const words = describe(failure(), "de-AT");
 
     expect([words.title, words.locale]).toEqual([
-      codeCopy("DEPENDENCY_UNAVAILABLE", "en").title,
+      codeWords("DEPENDENCY_UNAVAILABLE", "en").title,
       "en",
     ]);
   });
@@ -177,7 +140,7 @@ group("describe, by the server's copy", () => {
     const user = { locale: "en", title: "Server words", message: "From the server." };
 
     expect(describe(failure({ user }), "en").title).toBe(
-      codeCopy("DEPENDENCY_UNAVAILABLE", "en").title,
+      codeWords("DEPENDENCY_UNAVAILABLE", "en").title,
     );
   });
 });
@@ -187,15 +150,15 @@ group("describe, by category", () => {
     const words = describe(failure({ code: "ACME_PAUSED", category: "unavailable" }), "en");
 
     expect([words.title, words.message]).toEqual([
-      genericCopy("unavailable", "en").title,
-      genericCopy("unavailable", "en").message,
+      genericWords("unavailable", "en").title,
+      genericWords("unavailable", "en").message,
     ]);
   });
 
   test("gives the generic copy for internal failures for a category this build does not know", () => {
     const odd = failure({ code: "ACME_PAUSED", category: "acme_trouble" as Category });
 
-    expect(describe(odd, "en").title).toBe(genericCopy("internal", "en").title);
+    expect(describe(odd, "en").title).toBe(genericWords("internal", "en").title);
   });
 
   test("gives the generic copy for internal failures for a value that is not a HiccupError", () => {
@@ -204,7 +167,7 @@ group("describe, by category", () => {
       "en",
     );
 
-    expect(words.title).toBe(genericCopy("internal", "en").title);
+    expect(words.title).toBe(genericWords("internal", "en").title);
     expect(JSON.stringify(words)).not.toContain("Cannot read");
   });
 
@@ -218,7 +181,7 @@ group("describe, by category", () => {
       retry: { auto: true, user: true, afterMs: undefined },
     });
 
-    expect(describe(offline, "en").title).toBe(codeCopy("NETWORK_OFFLINE", "en").title);
+    expect(describe(offline, "en").title).toBe(codeWords("NETWORK_OFFLINE", "en").title);
   });
 });
 

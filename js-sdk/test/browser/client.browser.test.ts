@@ -10,7 +10,7 @@ import {
 } from "vitest";
 import type { ClientOptions } from "../../src/index.js";
 import { reply, serve, type TestServer } from "../server/harness.js";
-import { codeWords } from "./contract.js";
+import { codeWords } from "../support/contract.js";
 import { bundleSdk, launchChromium, openPage, type Site, serveSite } from "./harness.js";
 
 let browser: Browser;

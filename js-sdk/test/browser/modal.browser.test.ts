@@ -19,7 +19,7 @@ import {
   renderCopy,
   sendCode,
   uiWord,
-} from "./contract.js";
+} from "../support/contract.js";
 import {
   axeSource,
   bundleSdk,

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, expect, describe as group, test } from "vitest";
 import { resetOrigins } from "../../src/budget.js";
 import { createClient } from "../../src/client.js";
@@ -7,6 +6,7 @@ import { type HiccupError, isHiccupError } from "../../src/errors/hiccup-error.j
 import { isNetworkError } from "../../src/errors/network-error.js";
 import { isResponseError } from "../../src/errors/response-error.js";
 import { isTimeoutError } from "../../src/errors/timeout-error.js";
+import { codeWords } from "../support/contract.js";
 import { problem, reply, type Script, serve, type TestServer } from "./harness.js";
 
 let server: TestServer | undefined;
@@ -153,7 +153,7 @@ group("a failure without an envelope", () => {
     expect([error.code, error.category, error.status]).toEqual(["UPSTREAM_ERROR", "upstream", 502]);
     expect(error.retry.user).toBe(true);
     const words = describe(error, "en");
-    expect(words.title).toBe(expectedTitle("UPSTREAM_ERROR"));
+    expect(words.title).toBe(codeWords("UPSTREAM_ERROR").title);
     expect(JSON.stringify(words)).not.toContain("Bad Gateway");
   });
 
@@ -166,7 +166,7 @@ group("a failure without an envelope", () => {
     expect(seen).toHaveLength(2);
     expect(isNetworkError(error)).toBe(true);
     expect([error.code, error.category, error.status]).toEqual(["NETWORK_OFFLINE", "network", 0]);
-    expect(describe(error, "en").title).toBe(expectedTitle("NETWORK_OFFLINE"));
+    expect(describe(error, "en").title).toBe(codeWords("NETWORK_OFFLINE").title);
   });
 
   test("from a server that never answers is a timeout, retried for a GET", async () => {
@@ -219,11 +219,3 @@ group("an envelope", () => {
     expect(error.retry).toEqual({ auto: false, user: true, afterMs: 60000 });
   });
 });
-
-function expectedTitle(code: string): string {
-  const contract = JSON.parse(
-    readFileSync(new URL("../../../contracts/errors.json", import.meta.url), "utf8"),
-  ) as { codes: Record<string, { copy: Record<string, { title: string }> }> };
-
-  return contract.codes[code]?.copy["en"]?.title ?? "";
-}

@@ -18,9 +18,6 @@ from opentelemetry import trace
 
 import hiccup
 from hiccup._jobs import continue_trace, inject_trace
-from hiccup._tracing import (
-    configure_tracing,
-)
 
 SETTINGS = hiccup.Settings(
     service_name="traced-api",
@@ -80,7 +77,6 @@ def create() -> FastAPI:
         return {"dropped": tracing.dropped}
 
     hiccup.install(app, SETTINGS)
-    # The second call of configure_tracing returns what install set up.
-    tracing = configure_tracing(SETTINGS)
+    tracing = app.state.hiccup_tracing
 
     return app

@@ -22,12 +22,14 @@ export interface CodeEntry {
 
 interface Contract {
   readonly codes: Readonly<Record<string, CodeEntry>>;
+  readonly generic: Readonly<Record<string, { readonly copy: Readonly<Record<string, Words>> }>>;
   readonly ui: Readonly<Record<string, { readonly copy: Readonly<Record<string, string>> }>>;
 }
 
 // Read from the source of truth rather than from the generated modules, so
-// that the browser is checked against what the contract says, not against
-// what the SDK was built from.
+// that the SDK is checked against what the contract says, not against what
+// it was built from. By path from the package's folder, where the tests run:
+// a DOM test's import.meta.url is not a file URL.
 const CONTRACT = JSON.parse(
   readFileSync(join(process.cwd(), "..", "contracts", "errors.json"), "utf8"),
 ) as Contract;
@@ -47,6 +49,16 @@ export function codeWords(code: string, locale = "en"): Words {
   const words = codeEntry(code).copy[locale];
   if (words === undefined) {
     throw new Error(`The contract has no ${locale} copy for ${JSON.stringify(code)}.`);
+  }
+
+  return words;
+}
+
+/** Return the generic words of `category` in `locale`. */
+export function genericWords(category: string, locale = "en"): Words {
+  const words = CONTRACT.generic[category]?.copy[locale];
+  if (words === undefined) {
+    throw new Error(`The contract has no ${locale} generic copy for ${JSON.stringify(category)}.`);
   }
 
   return words;
