@@ -32,7 +32,17 @@ _SSE = b"text/event-stream"
 #: The request headers read on every request; every other one is skipped with
 #: a single set lookup. Those only an error response needs are looked up when
 #: one is made.
-_READ = frozenset({b"traceparent", b"content-length", b"transfer-encoding", b"origin"})
+_READ = frozenset(
+    {
+        b"host",
+        b"traceparent",
+        b"tracestate",
+        b"baggage",
+        b"content-length",
+        b"transfer-encoding",
+        b"origin",
+    }
+)
 _EXPOSED = b"X-Request-ID, Retry-After, X-Should-Retry"
 #: Headers of a replaced plain-text error response that stay on the envelope.
 _KEPT_HEADERS = frozenset(
@@ -68,6 +78,13 @@ class Exchange(RequestContext):
     exception: BaseException | None = None
     traceback: TracebackType | None = None
     exception_info: dict[str, object] | None = None
+    #: The ``Host`` header, if the request has one.
+    host: bytes | None = None
+    #: Whether the request has a ``traceparent``, ``tracestate`` or
+    #: ``baggage`` header, for tracing to extract.
+    propagated = False
+    #: Whether the request's trace is sampled, once tracing has said.
+    sampled = False
     #: The headers of the response, once it has started.
     response_headers: Sequence[tuple[bytes, bytes]] = ()
     #: Called with the exchange as its response starts, if an observer set it:
@@ -89,14 +106,19 @@ class Exchange(RequestContext):
                 else:
                     request_ids.append(value)
             elif name in _READ:
-                if name == b"traceparent":
+                if name == b"host":
+                    self.host = value
+                elif name == b"traceparent":
                     traceparent = value
+                    self.propagated = True
                 elif name == b"content-length":
                     self.content_length = value
                 elif name == b"transfer-encoding":
                     self.chunked = b"chunked" in value.lower()
-                else:
+                elif name == b"origin":
                     self.origin = True
+                else:
+                    self.propagated = True
         if request_ids is None:
             self.request_id = request_id = new_request_id()
             self.client_request_id = None

@@ -39,13 +39,21 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from opentelemetry.util.types import AttributeValue
-from starlette.types import Scope
 
 from ._export import BoundedExport, RecentTrace, SpanRing
 from ._logging import get_logger
 from ._metrics import count_dropped
 from ._middleware import Exchange, _route_template
 from ._settings import Settings
+from ._span import (
+    Request,
+    Response,
+    ServerSpan,
+    request_attributes,
+    response_attributes,
+    server_spans,
+    span_name,
+)
 
 __all__ = [
     "EXPORT_TIMEOUT_SECONDS",
@@ -62,10 +70,6 @@ __all__ = [
 #: says; the SDK's 10 s leaves spans piling up behind a stalled collector.
 EXPORT_TIMEOUT_SECONDS: Final = 3.0
 _TRACER = "hiccup"
-_METHODS = frozenset(
-    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
-)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 #: The scope key FastAPI's own request telemetry looks for: present, FastAPI
 #: leaves the request to whoever set it, as it does for a mounted app.
 _FASTAPI_TELEMETRY = "fastapi.telemetry"
@@ -338,6 +342,9 @@ _HEADERS: Final = _Headers()
 _HEADER_NAMES = {
     name: name.encode() for name in ("traceparent", "tracestate", "baggage")
 }
+#: The propagation headers the middleware notes in its own pass over the
+#: request headers (``Exchange.propagated``).
+_NOTED = frozenset(_HEADER_NAMES.values())
 
 
 class _Traced:
@@ -360,10 +367,12 @@ class TracingObserver:
     caller's trace ID, if it sent one. When another instrumentation has
     already opened a server span around the middleware, that span is the
     request's: it is annotated, not doubled. FastAPI's own request telemetry
-    is told to stand aside for requests hiccup traces.
+    is told to stand aside for requests hiccup traces. With an SDK tracer
+    provider, the span is recorded as ``ServerSpan`` on the provider's
+    pipeline; with another provider, its tracer makes the span.
     """
 
-    __slots__ = ("_fields", "_tracer", "_untraced")
+    __slots__ = ("_fields", "_spans", "_tracer", "_untraced")
 
     def __init__(
         self,
@@ -373,11 +382,13 @@ class TracingObserver:
         settings = settings or Settings()
         provider = tracer_provider or trace.get_tracer_provider()
         self._tracer = provider.get_tracer(_TRACER)
+        self._spans = server_spans(provider, _TRACER)
         self._untraced = frozenset(settings.untraced_paths)
         # The headers the global propagator reads, as it is when the observer
-        # is made: a request with none of them has nothing to extract.
+        # is made; None when the middleware notes them all in its own pass.
         fields = propagate.get_global_textmap().fields
-        self._fields = frozenset(name.lower().encode("latin-1") for name in fields)
+        names = frozenset(name.lower().encode("latin-1") for name in fields)
+        self._fields = None if names <= _NOTED else names
 
     def started(self, exchange: Exchange) -> _Traced | None:
         """Open the request's server span and make it current."""
@@ -392,23 +403,20 @@ class TracingObserver:
             exchange.on_response = partial(_annotate_on_response, outer)
             return _Traced(outer, None)
 
-        headers = scope["headers"]
-        host = None
-        propagated = False
-        for name, value in headers:
-            if name == b"host":
-                host = value
-            elif name in self._fields:
-                propagated = True
         parent = otel_context.get_current()
-        if propagated:
-            parent = propagate.extract(headers, context=parent, getter=_HEADERS)
-        span = self._tracer.start_span(
-            _span_name(exchange.method, None),
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=_request_attributes(scope, exchange.method, host),
-        )
+        if self._propagated(exchange):
+            parent = propagate.extract(
+                scope["headers"], context=parent, getter=_HEADERS
+            )
+        request = _request(exchange)
+        name = span_name(exchange.method, None)
+        span: Span
+        if self._spans is not None:
+            span = self._spans.start(name, parent, request)
+        else:
+            span = self._tracer.start_span(
+                name, parent, SpanKind.SERVER, request_attributes(request)
+            )
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         scope.setdefault(_FASTAPI_TELEMETRY, None)
         _take_ids(exchange, span)
@@ -431,17 +439,46 @@ class TracingObserver:
             return
 
         _annotate(span, exchange, route)
-        if route is not None:
-            span.update_name(_span_name(exchange.method, route))
         span.end()
+
+    def _propagated(self, exchange: Exchange) -> bool:
+        """Whether the request carries a header the propagator reads."""
+        if self._fields is None:
+            return exchange.propagated
+        fields = self._fields
+
+        return any(name in fields for name, _ in exchange.scope["headers"])
+
+
+def _request(exchange: Exchange) -> Request:
+    scope = exchange.scope
+    client = scope.get("client")
+
+    return Request(
+        exchange.method,
+        scope["path"],
+        scope.get("scheme") or "http",
+        scope.get("http_version") or "1.1",
+        exchange.host,
+        scope.get("server"),
+        client[0] if client else None,
+    )
 
 
 def _annotate(span: Span, exchange: Exchange, route: str | None) -> None:
     """Record the outcome of the request on its span, while it records."""
     if not span.is_recording():
         return
-    span.set_attributes(_response_attributes(exchange, route))
-    if exchange.status >= 500 or exchange.exception_info is not None:
+    status = exchange.status
+    failed = status >= 500 or exchange.exception_info is not None
+    response = Response(status, route, exchange.error_code, failed)
+    if isinstance(span, ServerSpan):
+        span.respond(response)
+        return
+    span.set_attributes(response_attributes(response))
+    if route is not None:
+        span.update_name(span_name(exchange.method, route))
+    if failed:
         span.set_status(StatusCode.ERROR)
 
 
@@ -455,78 +492,4 @@ def _take_ids(exchange: Exchange, span: Span) -> None:
     if context.is_valid:
         exchange.trace_id = format(context.trace_id, "032x")
         exchange.span_id = format(context.span_id, "016x")
-
-
-def _span_name(method: str, route: str | None) -> str:
-    name = method if method in _METHODS else "HTTP"
-
-    return f"{name} {route}" if route is not None else name
-
-
-def _request_attributes(
-    scope: Scope, method: str, host: bytes | None
-) -> dict[str, AttributeValue]:
-    scheme: str = scope.get("scheme") or "http"
-    attributes: dict[str, AttributeValue] = {
-        "http.request.method": method if method in _METHODS else "_OTHER",
-        "url.path": scope["path"],
-        "url.scheme": scheme,
-        "network.protocol.version": scope.get("http_version") or "1.1",
-    }
-    if method not in _METHODS:
-        attributes["http.request.method_original"] = method
-    address, port = _server_address(host, scope, scheme)
-    if address:
-        attributes["server.address"] = address
-        if port is not None:
-            attributes["server.port"] = port
-    client = scope.get("client")
-    if client:
-        attributes["client.address"] = client[0]
-
-    return attributes
-
-
-def _response_attributes(
-    exchange: Exchange, route: str | None
-) -> dict[str, AttributeValue]:
-    status = exchange.status
-    code = exchange.error_code
-    attributes: dict[str, AttributeValue] = {"http.response.status_code": status}
-    if route is not None:
-        attributes["http.route"] = route
-    if code is not None:
-        attributes["hiccup.error.code"] = code
-    if status >= 500 or exchange.exception_info is not None:
-        # A stream cut short answered 200 yet failed; its code says so.
-        attributes["error.type"] = code or str(status)
-
-    return attributes
-
-
-def _server_address(
-    host: bytes | None, scope: Scope, scheme: str
-) -> tuple[str | None, int | None]:
-    """Return the host and port the client addressed, from ``Host`` if sent."""
-    if host is not None:
-        return _split_host(host.decode("latin-1"), scheme)
-    server = scope.get("server")
-    if server:
-        address, port = server
-        return address, port
-
-    return None, None
-
-
-def _split_host(host: str, scheme: str) -> tuple[str | None, int | None]:
-    if host.startswith("["):
-        address, _, rest = host[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    else:
-        address, _, port = host.partition(":")
-    if not address:
-        return None, None
-    if port.isdigit():
-        return address, int(port)
-
-    return address, None if port else _DEFAULT_PORTS.get(scheme)
+        exchange.sampled = context.trace_flags.sampled

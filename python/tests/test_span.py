@@ -1,0 +1,317 @@
+"""The server span hiccup records on an SDK provider's pipeline behaves, seen
+from the app and from the exporter, as an SDK span would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import (
+    ReadableSpan,
+    Span,
+    SpanLimits,
+    SpanProcessor,
+    TracerProvider,
+)
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+    InMemorySpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanContext, SpanKind, StatusCode
+from opentelemetry.util.types import Attributes
+from support import call
+
+import hiccup
+from hiccup._middleware import HiccupMiddleware
+from hiccup._span import ServerSpan, _reads_no_attributes, server_spans
+from hiccup._tracing import TracingObserver
+
+SETTINGS = hiccup.Settings(service_name="tests")
+LINKED = SpanContext(0xABC, 0xDEF, is_remote=True)
+#: Values as apps set them: a list, a mapping, one of mixed types, a float.
+APP_ATTRIBUTES: dict[str, Any] = {
+    "app.tags": ["a", "b"],
+    "app.nested": {"k": "v"},
+    "app.mixed": ["a", 1],
+    "app.ratio": 0.5,
+}
+
+
+def build_app() -> FastAPI:
+    """Routes that use the current span the way apps do."""
+    app = FastAPI()
+
+    @app.get("/annotated/{item}")
+    async def annotated(item: str) -> dict[str, str]:
+        span = trace.get_current_span()
+        span.set_attribute("app.item", item)
+        span.set_attributes(APP_ATTRIBUTES)
+        span.set_attribute("http.response.status_code", 299)
+        span.add_event("cache.miss", {"cache.key": item})
+        span.add_link(LINKED, {"link.why": "batch"})
+        return {"item": item}
+
+    @app.get("/recorded")
+    async def recorded() -> dict[str, str]:
+        span = trace.get_current_span()
+        try:
+            raise KeyError("gone")
+        except KeyError as exc:
+            span.record_exception(exc)
+        span.set_status(StatusCode.ERROR, "handled")
+        span.update_name("GET custom")
+        return {}
+
+    return app
+
+
+def traced(provider: trace.TracerProvider) -> HiccupMiddleware:
+    return HiccupMiddleware(
+        build_app(), SETTINGS, observers=[TracingObserver(SETTINGS, provider)]
+    )
+
+
+def get(app: Any, path: str) -> None:
+    sent = asyncio.run(call(app, "GET", path))
+    assert sent.status < 500
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(spans: InMemorySpanExporter) -> Iterator[TracerProvider]:
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    yield provider
+    provider.shutdown()
+
+
+def only_span(spans: InMemorySpanExporter) -> ReadableSpan:
+    (span,) = spans.get_finished_spans()
+    return span
+
+
+def test_an_sdk_provider_gets_hiccups_server_span(
+    provider: TracerProvider, spans: InMemorySpanExporter
+) -> None:
+    get(traced(provider), "/annotated/x")
+
+    span = only_span(spans)
+    assert isinstance(span, ServerSpan)
+    assert span.kind is SpanKind.SERVER
+    assert span.name == "GET /annotated/{item}"
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.name == "hiccup"
+    assert span.resource is provider.resource
+    assert span.start_time is not None
+    assert span.end_time is not None
+    assert span.start_time <= span.end_time
+    assert not span.is_recording()
+
+
+def test_what_the_app_sets_is_validated_and_wins(
+    provider: TracerProvider, spans: InMemorySpanExporter
+) -> None:
+    get(traced(provider), "/annotated/x")
+
+    attributes = only_span(spans).attributes
+    assert attributes is not None
+    assert attributes["app.item"] == "x"
+    # The same values on a span of the SDK's own come out the same.
+    sdk_span = TracerProvider().get_tracer("tests").start_span("sdk")
+    sdk_span.set_attributes(APP_ATTRIBUTES)
+    sdk_attributes = sdk_span.attributes or {}
+    assert {key: attributes.get(key) for key in APP_ATTRIBUTES} == {
+        key: sdk_attributes.get(key) for key in APP_ATTRIBUTES
+    }
+    assert attributes["app.tags"] == ("a", "b")
+    assert attributes["http.response.status_code"] == 299
+    assert attributes["http.route"] == "/annotated/{item}"
+    assert attributes["url.path"] == "/annotated/x"
+
+
+def test_events_links_exceptions_status_and_name_reach_the_exporter(
+    provider: TracerProvider, spans: InMemorySpanExporter
+) -> None:
+    app = traced(provider)
+    get(app, "/annotated/x")
+    get(app, "/recorded")
+
+    annotated, recorded = spans.get_finished_spans()
+    (event,) = annotated.events
+    assert event.name == "cache.miss"
+    assert dict(event.attributes or {}) == {"cache.key": "x"}
+    (link,) = annotated.links
+    assert link.context == LINKED
+    assert dict(link.attributes or {}) == {"link.why": "batch"}
+    (exception,) = recorded.events
+    assert exception.name == "exception"
+    assert exception.attributes is not None
+    assert exception.attributes["exception.type"] == "KeyError"
+    assert "gone" in str(exception.attributes["exception.stacktrace"])
+    assert recorded.status.status_code is StatusCode.ERROR
+    assert recorded.status.description == "handled"
+    # The app's name stands until the route names the span: hiccup's wins.
+    assert recorded.name == "GET /recorded"
+
+
+def test_span_limits_bound_what_the_app_adds(spans: InMemorySpanExporter) -> None:
+    limits = SpanLimits(
+        max_span_attributes=12, max_events=0, max_links=0, max_attribute_length=3
+    )
+    provider = TracerProvider(span_limits=limits, shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    get(traced(provider), "/annotated/long-item")
+
+    span = only_span(spans)
+    assert span.attributes is not None
+    assert span.attributes["app.item"] == "lon"
+    assert len(span.attributes) == 12
+    assert span.dropped_attributes > 0
+    assert span.events == ()
+    assert span.links == ()
+
+
+def test_the_otlp_encoder_reads_the_span(
+    provider: TracerProvider, spans: InMemorySpanExporter
+) -> None:
+    get(traced(provider), "/annotated/x")
+
+    request = encode_spans(spans.get_finished_spans())
+    (scoped,) = request.resource_spans[0].scope_spans
+    (encoded,) = scoped.spans
+    assert encoded.name == "GET /annotated/{item}"
+    assert encoded.kind == encoded.SPAN_KIND_SERVER
+    keys = {attribute.key for attribute in encoded.attributes}
+    assert {"app.item", "http.route", "url.path"} <= keys
+    assert [event.name for event in encoded.events] == ["cache.miss"]
+
+
+class Annotating(SpanProcessor):
+    """Sets an attribute as each span starts, as baggage processors do."""
+
+    def __init__(self) -> None:
+        self.started: list[Span] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.started.append(span)
+        span.set_attribute("started.by", "processor")
+
+
+def test_processors_see_the_span_start_and_end(
+    provider: TracerProvider, spans: InMemorySpanExporter
+) -> None:
+    annotating = Annotating()
+    provider.add_span_processor(annotating)
+    get(traced(provider), "/annotated/x")
+
+    span = only_span(spans)
+    assert annotating.started == [span]
+    assert span.attributes is not None
+    assert span.attributes["started.by"] == "processor"
+
+
+class Reading(Sampler):
+    """Samples the requests whose path it likes."""
+
+    def __init__(self) -> None:
+        self.seen: list[Attributes] = []
+
+    def should_sample(  # noqa: PLR0917 - the SDK's signature
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: object = None,
+    ) -> SamplingResult:
+        self.seen.append(attributes)
+        wanted = attributes is not None and attributes["url.path"] == "/recorded"
+        decision = Decision.RECORD_AND_SAMPLE if wanted else Decision.DROP
+        return SamplingResult(decision, {"sampled.by": "path"} if wanted else None)
+
+    def get_description(self) -> str:
+        return "Reading"
+
+
+def test_a_sampler_that_reads_attributes_gets_them(
+    spans: InMemorySpanExporter,
+) -> None:
+    sampler = Reading()
+    provider = TracerProvider(sampler=sampler, shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    app = traced(provider)
+    get(app, "/annotated/x")
+    get(app, "/recorded")
+
+    assert [seen and seen["url.path"] for seen in sampler.seen] == [
+        "/annotated/x",
+        "/recorded",
+    ]
+    span = only_span(spans)
+    assert span.name == "GET /recorded"
+    assert span.attributes is not None
+    assert span.attributes["sampled.by"] == "path"
+
+
+def test_the_sdks_samplers_get_no_attributes_made_for_them() -> None:
+    assert _reads_no_attributes(ALWAYS_OFF)
+    assert _reads_no_attributes(TraceIdRatioBased(0.5))
+    assert _reads_no_attributes(ParentBased(TraceIdRatioBased(0.5)))
+    assert not _reads_no_attributes(Reading())
+    assert not _reads_no_attributes(ParentBased(Reading()))
+
+
+def test_an_unsampled_request_has_ids_but_records_nothing(
+    spans: InMemorySpanExporter,
+) -> None:
+    provider = TracerProvider(sampler=ALWAYS_OFF, shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    sent = asyncio.run(call(traced(provider), "GET", "/annotated/x"))
+
+    assert sent.status == 200
+    assert spans.get_finished_spans() == ()
+
+
+class Wrapping(trace.TracerProvider):
+    """A provider of another kind, handing out an SDK provider's tracers."""
+
+    def __init__(self, inner: TracerProvider) -> None:
+        self.inner = inner
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return self.inner.get_tracer(*args, **kwargs)
+
+
+def test_another_kind_of_provider_makes_its_own_spans(
+    provider: TracerProvider, spans: InMemorySpanExporter
+) -> None:
+    wrapping = Wrapping(provider)
+    assert server_spans(wrapping, "hiccup") is None
+    get(traced(wrapping), "/annotated/x")
+
+    span = only_span(spans)
+    assert not isinstance(span, ServerSpan)
+    assert span.name == "GET /annotated/{item}"
+    assert span.attributes is not None
+    assert span.attributes["http.route"] == "/annotated/{item}"
+    assert span.attributes["app.item"] == "x"
