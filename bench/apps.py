@@ -3,6 +3,12 @@
 Every variant serves the same three routes (``ROUTES``) and logs to the same
 sink, ``os.devnull``, so the variants that log pay for rendering each line
 and for the write, but the terminal stays quiet.
+
+Two pairs are compared. ``hiccup`` and ``stacked`` give request IDs, error
+bodies and access lines. ``hiccup-full`` and ``stacked-full`` add tracing
+with every request sampled, Prometheus metrics and Sentry error reporting;
+their spans go to an exporter and their events to a transport that drop
+them, so that what is measured is the app's side of the work.
 """
 
 from __future__ import annotations
@@ -11,14 +17,19 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 import orjson
+import sentry_sdk
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import RequestResponseEndpoint
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,19 +38,31 @@ import hiccup
 
 __all__ = [
     "BASELINE",
+    "COMPARED",
+    "ISOLATED",
     "ROUTES",
     "VARIANTS",
     "devnull",
     "make_fastapi",
     "make_hiccup",
+    "make_hiccup_full",
     "make_raw",
     "make_stacked",
+    "make_stacked_full",
 ]
 
 #: Every route of every variant, with the status each must answer with.
 ROUTES: dict[str, int] = {"/json": 200, "/missing": 404, "/boom": 500}
 #: The variant the others are compared with.
 BASELINE = "fastapi"
+#: Each hiccup variant, and the stack it is compared with.
+COMPARED = {"hiccup": "stacked", "hiccup-full": "stacked-full"}
+#: The variants that change the process they run in, and so are measured
+#: each in a process of its own: sentry-sdk patches Starlette and FastAPI,
+#: and a global tracer provider turns on FastAPI's own request spans.
+ISOLATED = frozenset({"hiccup-full", "stacked-full"})
+#: A DSN that nothing is ever sent to: the transport drops every envelope.
+_DSN = "http://bench@127.0.0.1:9/1"
 
 _JSON = b"application/json"
 _RAW_ANSWERS: dict[str, tuple[int, bytes, bytes]] = {
@@ -205,10 +228,68 @@ def make_stacked() -> FastAPI:
     return app
 
 
+class _DroppedSpans(SpanExporter):
+    """Take every batch of spans and do nothing with it."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+class _DroppedEvents(Transport):
+    """Take every Sentry envelope and do nothing with it."""
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        pass
+
+
+def make_hiccup_full() -> FastAPI:
+    """Return the FastAPI app with everything of hiccup's on: every request
+    traced, metrics at /metrics, failures reported to Sentry."""
+    settings = hiccup.Settings(
+        service_name="bench",
+        log_format="json",
+        log_level="info",
+        trace_sample_ratio=1.0,
+    )
+    hiccup.configure_tracing(settings, exporter=_DroppedSpans())
+    sentry = hiccup.configure_sentry(settings, dsn=_DSN, transport=_DroppedEvents)
+    app = hiccup.install(make_fastapi(), settings, sentry=sentry)
+    hiccup.configure_logging(settings, stream=devnull())
+
+    return app
+
+
+def make_stacked_full() -> FastAPI:
+    """Return the stacked app with what is usually added for the same
+    telemetry: prometheus-fastapi-instrumentator, OpenTelemetry's FastAPI
+    instrumentation with every request sampled, and sentry-sdk, whose
+    Starlette and FastAPI integrations turn on by themselves."""
+    # Imported here, so that only this variant's process loads them.
+    from opentelemetry.instrumentation.fastapi import (  # noqa: PLC0415
+        FastAPIInstrumentor,
+    )
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+    from prometheus_client import CollectorRegistry  # noqa: PLC0415
+    from prometheus_fastapi_instrumentator import Instrumentator  # noqa: PLC0415
+
+    sentry_sdk.init(dsn=_DSN, transport=_DroppedEvents)
+    app = make_stacked()
+    Instrumentator(registry=CollectorRegistry()).instrument(app).expose(app)
+    # Not the global provider: that would turn on FastAPI's own spans too.
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(_DroppedSpans()))
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+
+    return app
+
+
 #: Each variant's factory, in the order of every table.
 VARIANTS: dict[str, Callable[[], ASGIApp]] = {
     "raw": make_raw,
     "fastapi": make_fastapi,
     "hiccup": make_hiccup,
     "stacked": make_stacked,
+    "hiccup-full": make_hiccup_full,
+    "stacked-full": make_stacked_full,
 }

@@ -2,7 +2,7 @@
 
     python -m bench [--rounds R] [--requests N] [--seconds S]
                     [--mode inprocess|loopback|both|instructions]
-                    [--quick] [--json PATH]
+                    [--variants NAME,...] [--quick] [--json PATH]
 
 The variants take turns within each round (in process, slice by slice), and
 the tables show medians over the rounds, so that a burst of load from a
@@ -23,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import inprocess, instructions, loopback, report
-from .apps import ROUTES, VARIANTS
+from .apps import BASELINE, ROUTES, VARIANTS
 
 __all__ = ["main"]
 
@@ -42,7 +42,18 @@ _MAX_WARMUP = 500
 #: the count hardly varies from one request to the next.
 _MAX_COUNTED = 1000
 _ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-_PACKAGES = ("fastapi", "starlette", "uvicorn", "structlog", "asgi-correlation-id")
+_PACKAGES = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "structlog",
+    "asgi-correlation-id",
+    "opentelemetry-sdk",
+    "opentelemetry-instrumentation-fastapi",
+    "prometheus-client",
+    "prometheus-fastapi-instrumentator",
+    "sentry-sdk",
+)
 
 
 def _positive(text: str) -> int:
@@ -53,6 +64,19 @@ def _positive(text: str) -> int:
         )
 
     return value
+
+
+def _variants(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected variants among {', '.join(VARIANTS)}, not {text!r}"
+        )
+    # The baseline is what every ratio is taken against.
+    chosen = {BASELINE, *names}
+
+    return [name for name in VARIANTS if name in chosen]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +105,14 @@ def _parser() -> argparse.ArgumentParser:
         default="both",
         help="calls in process, requests over loopback, or both (default both);"
         " or instructions counted by valgrind, in process",
+    )
+    parser.add_argument(
+        "--variants",
+        type=_variants,
+        default=list(VARIANTS),
+        metavar="NAME,...",
+        help=f"measure only these, and {BASELINE} (default: all of"
+        f" {', '.join(VARIANTS)})",
     )
     parser.add_argument(
         "--quick",
@@ -146,16 +178,20 @@ def _report(
 def _run_inprocess(options: argparse.Namespace, results: dict[str, object]) -> int:
     """Print the in-process table and keep its results; return the mismatches."""
     warmup = min(options.requests, _MAX_WARMUP)
-    rows = inprocess.run(options.rounds, options.requests, warmup)
+    rows = inprocess.run(options.rounds, options.requests, warmup, options.variants)
     _report(
         results,
         "inprocess",
         heading=f"in-process: {options.rounds} round(s) of {options.requests}"
         f" requests per variant and route, in {inprocess.SLICES} interleaved slices;"
-        " median µs per request (lower is better)",
+        " median µs per request, and until the response was complete"
+        " (lower is better)",
         table=report.inprocess_table(rows),
         document=report.inprocess_json(rows),
-        summary=report.summary_lines("in-process", report.inprocess_costs(rows)),
+        summary=[
+            *report.summary_lines("in-process", report.inprocess_costs(rows)),
+            *report.completion_lines(rows),
+        ],
     )
 
     return sum(row.mismatches for row in rows)
@@ -166,7 +202,9 @@ def _run_instructions(
 ) -> int:
     """Print the instructions table and keep its results; return the mismatches."""
     requests = min(options.requests, _MAX_COUNTED)
-    rows = instructions.run(valgrind, requests, min(requests, _MAX_WARMUP))
+    rows = instructions.run(
+        valgrind, requests, min(requests, _MAX_WARMUP), options.variants
+    )
     _report(
         results,
         "instructions",
@@ -187,7 +225,7 @@ def _run_loopback(
     options: argparse.Namespace, wrk: str, results: dict[str, object]
 ) -> int:
     """Print the loopback table and keep its results; return the mismatches."""
-    rows = loopback.run(wrk, options.rounds, options.seconds)
+    rows = loopback.run(wrk, options.rounds, options.seconds, options.variants)
     _report(
         results,
         "loopback",
@@ -212,7 +250,7 @@ def _summary(results: dict[str, object]) -> list[str]:
 def _start(options: argparse.Namespace) -> dict[str, object]:
     """Print what is measured, and on what; return the results' first keys."""
     environment = _environment()
-    print(f"variants: {', '.join(VARIANTS)}; routes: {', '.join(ROUTES)}")
+    print(f"variants: {', '.join(options.variants)}; routes: {', '.join(ROUTES)}")
     print(", ".join(f"{name} {value}" for name, value in environment.items()))
     print()
 
@@ -223,6 +261,7 @@ def _start(options: argparse.Namespace) -> dict[str, object]:
             "rounds": options.rounds,
             "requests": options.requests,
             "seconds": options.seconds,
+            "variants": options.variants,
         },
         "summary": [],
     }

@@ -2,7 +2,12 @@
 
 No sockets and no HTTP parsing: what is left is the cost of the app and its
 middleware, plus a small cost of the driver that the ``raw`` variant shows.
-Every round runs in a process of its own (see ``run``).
+Every round runs in processes of its own (see ``run``).
+
+Two times are kept per request: until the app returns, which is what the
+tables show, and until the last message of the response was sent, which
+leaves out the work an app does after answering (reporting an error to
+Sentry, writing log lines).
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Scope
 
-from .apps import ROUTES, VARIANTS
+from .apps import ISOLATED, ROUTES, VARIANTS
 
 __all__ = ["SLICES", "InProcessRow", "Reply", "request", "run"]
 
@@ -54,6 +60,8 @@ class Reply:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     raised: bool = False
+    #: ``time.perf_counter()`` when the last message of the response was sent.
+    completed: float = 0.0
 
 
 @dataclass(slots=True)
@@ -61,6 +69,8 @@ class _Tally:
     """What the slices of one sample served, and how long they took."""
 
     seconds: float = 0.0
+    #: The time until each response was complete, summed.
+    complete_seconds: float = 0.0
     count: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     raised: int = 0
@@ -75,12 +85,14 @@ class InProcessRow:
     expected: int
     probe: Reply = field(default_factory=Reply)
     samples_us: list[float] = field(default_factory=list)
+    complete_samples_us: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     raised: int = 0
 
     def add(self, sample: _Tally) -> None:
         """Take in the result of one sample."""
         self.samples_us.append(sample.seconds / sample.count * 1e6)
+        self.complete_samples_us.append(sample.complete_seconds / sample.count * 1e6)
         self.statuses.update(sample.statuses)
         self.raised += sample.raised
 
@@ -88,6 +100,11 @@ class InProcessRow:
     def median_us(self) -> float:
         """The median time of one request, in microseconds."""
         return statistics.median(self.samples_us)
+
+    @property
+    def median_complete_us(self) -> float:
+        """The median time until a response was complete, in microseconds."""
+        return statistics.median(self.complete_samples_us)
 
     @property
     def mismatches(self) -> int:
@@ -132,6 +149,7 @@ async def request(
                     for k, v in message.get("headers", ())
                 }
         elif message["type"] == "http.response.body" and not message.get("more_body"):
+            reply.completed = time.perf_counter()
             complete.set()
 
     try:
@@ -147,12 +165,17 @@ async def _serve(app: ASGIApp, template: Scope, count: int, tally: _Tally) -> No
     """Serve ``count`` requests one after another, and add them to a tally."""
     statuses = tally.statuses
     raised = 0
-    started = time.perf_counter()
+    until_complete = 0.0
+    clock = time.perf_counter
+    started = clock()
     for _ in range(count):
+        sent = clock()
         reply = await request(app, template)
+        until_complete += reply.completed - sent
         statuses[reply.status] += 1
         raised += reply.raised
-    tally.seconds += time.perf_counter() - started
+    tally.seconds += clock() - started
+    tally.complete_seconds += until_complete
     tally.count += count
     tally.raised += raised
 
@@ -182,41 +205,54 @@ async def _round(
 
 
 async def _one_round(
-    shift: int, requests: int, warmup: int
+    names: list[str], shift: int, requests: int, warmup: int
 ) -> tuple[dict[tuple[str, str], Reply], dict[tuple[str, str], _Tally]]:
-    """Build every app, warm it up, and take one round of samples."""
-    apps = {name: factory() for name, factory in VARIANTS.items()}
+    """Build the apps, warm them up, and take one round of samples."""
+    apps = {name: VARIANTS[name]() for name in names}
     probes: dict[tuple[str, str], Reply] = {}
     for route in ROUTES:
         template = _scope_for(route)
         for variant, app in apps.items():
             probes[variant, route] = await request(app, template, keep_headers=True)
             await _serve(app, template, warmup, _Tally())
-    names = list(apps)
     # Each round starts with a different variant, so none is always first.
+    shift %= len(names)
     order = names[shift:] + names[:shift]
 
     return probes, await _round(apps, requests, order)
 
 
 def _round_in_this_process(
-    shift: int, requests: int, warmup: int
+    names: list[str], shift: int, requests: int, warmup: int
 ) -> tuple[dict[tuple[str, str], Reply], dict[tuple[str, str], _Tally]]:
-    return asyncio.run(_one_round(shift, requests, warmup))
+    return asyncio.run(_one_round(names, shift, requests, warmup))
 
 
-def run(rounds: int, requests: int, warmup: int) -> list[InProcessRow]:
+def _groups(variants: Sequence[str]) -> list[list[str]]:
+    """Return the variants that share a process, and each isolated one alone."""
+    shared = [name for name in variants if name not in ISOLATED]
+    alone = [[name] for name in variants if name in ISOLATED]
+
+    return [shared, *alone] if shared else alone
+
+
+def run(
+    rounds: int, requests: int, warmup: int, variants: Sequence[str] = tuple(VARIANTS)
+) -> list[InProcessRow]:
     """Measure every variant on every route, interleaved, over ``rounds`` rounds.
 
-    Each round runs in a fresh process: where a process's code and objects
+    Each round runs in fresh processes: where a process's code and objects
     land in memory moves its timings by several percent, the same way for
     the whole of its life, so the median over processes is what steadies
-    the tables, not more requests in one.
+    the tables, not more requests in one. The variants of ``ISOLATED`` get a
+    process each, one after the other, and the rest share one, taking turns
+    slice by slice.
 
     Args:
         rounds: how many samples each variant and route gets.
         requests: how many requests one sample serves.
         warmup: how many requests each app serves, untimed, before the first.
+        variants: which of ``VARIANTS`` to measure.
 
     Returns:
         One row per route and variant, in the order of the tables.
@@ -224,19 +260,21 @@ def run(rounds: int, requests: int, warmup: int) -> list[InProcessRow]:
     rows = {
         (variant, route): InProcessRow(variant, route, expected)
         for route, expected in ROUTES.items()
-        for variant in VARIANTS
+        for variant in variants
     }
     spawn = multiprocessing.get_context("spawn")
+    groups = _groups(variants)
     for index in range(rounds):
         print(f"in-process: round {index + 1} of {rounds}", file=sys.stderr)
-        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-            shift = index % len(VARIANTS)
-            probes, tallies = pool.submit(
-                _round_in_this_process, shift, requests, warmup
-            ).result()
-        for key, tally in tallies.items():
-            rows[key].add(tally)
-            if index == 0:
-                rows[key].probe = probes[key]
+        first = index % len(groups)
+        for names in groups[first:] + groups[:first]:
+            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+                probes, tallies = pool.submit(
+                    _round_in_this_process, names, index, requests, warmup
+                ).result()
+            for key, tally in tallies.items():
+                rows[key].add(tally)
+                if index == 0:
+                    rows[key].probe = probes[key]
 
     return list(rows.values())

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,8 +160,13 @@ def _totals(profile: Path) -> int:
     raise RuntimeError(f"{profile} has no totals line")
 
 
-def run(valgrind: str, requests: int, warmup: int) -> list[InstructionRow]:
-    """Count every variant on every route, the variants in parallel.
+def run(
+    valgrind: str,
+    requests: int,
+    warmup: int,
+    variants: Sequence[str] = tuple(VARIANTS),
+) -> list[InstructionRow]:
+    """Count each of ``variants`` on every route, the variants in parallel.
 
     Returns:
         One row per route and variant, in the order of the other tables.
@@ -171,7 +177,7 @@ def run(valgrind: str, requests: int, warmup: int) -> list[InstructionRow]:
     ):
         counted = pool.map(
             lambda v: _count(valgrind, v, requests, warmup, Path(directory)),
-            VARIANTS,
+            variants,
         )
         by_variant = list(counted)
 

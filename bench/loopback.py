@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -249,8 +249,11 @@ def _probe(rows: dict[tuple[str, str], LoopbackRow], variant: str, port: int) ->
         row.probe_status, row.probe_request_id = _get(port, route)
 
 
-def run(wrk: str, rounds: int, seconds: int) -> list[LoopbackRow]:
-    """Load every variant on every route, interleaved over ``rounds`` rounds.
+def run(
+    wrk: str, rounds: int, seconds: int, variants: Sequence[str] = tuple(VARIANTS)
+) -> list[LoopbackRow]:
+    """Load each of ``variants`` on every route, interleaved over ``rounds``
+    rounds.
 
     All servers run for the whole measurement and take turns; an idle one
     only waits on its socket.
@@ -261,9 +264,9 @@ def run(wrk: str, rounds: int, seconds: int) -> list[LoopbackRow]:
     rows = {
         (variant, route): LoopbackRow(variant, route, expected)
         for route, expected in ROUTES.items()
-        for variant in VARIANTS
+        for variant in variants
     }
-    names = list(VARIANTS)
+    names = list(variants)
     with contextlib.ExitStack() as stack:
         ports = {name: stack.enter_context(_server(name)) for name in names}
         for name, port in ports.items():

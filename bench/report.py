@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from .apps import BASELINE
+from .apps import BASELINE, COMPARED
 from .inprocess import InProcessRow
 from .instructions import InstructionRow
 from .loopback import LoopbackRow
 
 __all__ = [
+    "FAILURE_ROUTE",
     "SUMMARY_ROUTE",
+    "completion_lines",
     "inprocess_costs",
     "inprocess_json",
     "inprocess_table",
@@ -27,6 +29,8 @@ __all__ = [
 
 #: The route the summary lines are about: the one that succeeds.
 SUMMARY_ROUTE = "/json"
+#: The route whose time until the response is complete the summary gives.
+FAILURE_ROUTE = "/boom"
 
 
 def _format_table(
@@ -67,8 +71,8 @@ def inprocess_table(rows: Sequence[InProcessRow]) -> str:
     closes the connection.
     """
     baseline = {row.route: row.median_us for row in rows if row.variant == BASELINE}
-    header = ["variant", "route", "µs/req", "min-max", f"vs {BASELINE}", "status"]
-    header.append("x-request-id")
+    header = ["variant", "route", "µs/req", "min-max", f"vs {BASELINE}"]
+    header += ["µs to complete", "status", "x-request-id"]
     lines = [
         [
             row.variant,
@@ -76,13 +80,14 @@ def inprocess_table(rows: Sequence[InProcessRow]) -> str:
             f"{row.median_us:.1f}",
             f"{min(row.samples_us):.1f}-{max(row.samples_us):.1f}",
             _ratio(row.median_us, baseline[row.route]),
+            f"{row.median_complete_us:.1f}",
             _status(row.probe.status, row.mismatches, row.raised),
             "yes" if "x-request-id" in row.probe.headers else "no",
         ]
         for row in rows
     ]
 
-    return _format_table(header, lines, numbers=range(2, 5))
+    return _format_table(header, lines, numbers=range(2, 6))
 
 
 def loopback_table(rows: Sequence[LoopbackRow]) -> str:
@@ -128,48 +133,79 @@ def instructions_table(rows: Sequence[InstructionRow]) -> str:
     return _format_table(header, lines, numbers=range(2, 4))
 
 
-def overheads(costs: Mapping[str, float]) -> dict[str, float | None]:
-    """Return hiccup's overhead over bare FastAPI, relative and against stacked's.
+def overheads(costs: Mapping[str, float]) -> dict[str, dict[str, float | None]]:
+    """Return each hiccup variant's overhead over bare FastAPI, relative and
+    against that of the stack it is compared with (``COMPARED``), for the
+    pairs measured.
 
     Args:
         costs: the cost of a request for each variant on one route: µs, or
             thousands of instructions.
 
     Returns:
-        ``hiccup_vs_fastapi`` (a fraction of FastAPI's cost),
-        ``hiccup_overhead`` and ``stacked_overhead`` (in the unit of
-        ``costs``) and ``hiccup_per_stacked`` (None when stacked measured no
+        For each hiccup variant: ``vs_fastapi`` (a fraction of FastAPI's
+        cost), ``overhead`` and ``stacked_overhead`` (in the unit of
+        ``costs``) and ``per_stacked`` (None when the stack measured no
         overhead).
     """
     base = costs[BASELINE]
-    hiccup = costs["hiccup"] - base
-    stacked = costs["stacked"] - base
+    found: dict[str, dict[str, float | None]] = {}
+    for ours, theirs in COMPARED.items():
+        if ours not in costs or theirs not in costs:
+            continue
+        overhead = costs[ours] - base
+        stacked = costs[theirs] - base
+        found[ours] = {
+            "vs_fastapi": overhead / base,
+            "overhead": overhead,
+            "stacked_overhead": stacked,
+            "per_stacked": overhead / stacked if stacked > 0 else None,
+        }
 
-    return {
-        "hiccup_vs_fastapi": hiccup / base,
-        "hiccup_overhead": hiccup,
-        "stacked_overhead": stacked,
-        "hiccup_per_stacked": hiccup / stacked if stacked > 0 else None,
-    }
+    return found
 
 
 def summary_lines(mode: str, costs: Mapping[str, float], unit: str = "µs") -> list[str]:
-    """Return the two summary lines of one mode, from each variant's cost per
-    request in ``unit``."""
-    found = overheads(costs)
-    ratio = found["hiccup_per_stacked"]
+    """Return the summary lines of one mode, two per hiccup variant, from each
+    variant's cost per request in ``unit``."""
     prefix = f"{mode}, GET {SUMMARY_ROUTE}:"
+    lines = []
+    for ours, found in overheads(costs).items():
+        theirs = COMPARED[ours]
+        ratio = found["per_stacked"]
+        lines.append(
+            f"{prefix} {ours} overhead vs {BASELINE}: {found['vs_fastapi']:+.1%}"
+            f" ({found['overhead']:+.1f} {unit} per request)"
+        )
+        lines.append(
+            f"{prefix} {ours} overhead / {theirs} overhead: "
+            + (
+                f"{ratio:.2f} ({theirs}: {found['stacked_overhead']:+.1f}"
+                f" {unit} per request)"
+                if ratio is not None
+                else f"n/a ({theirs} measured no overhead)"
+            )
+        )
+
+    return lines
+
+
+def completion_lines(rows: Sequence[InProcessRow]) -> list[str]:
+    """Return how long each hiccup variant's failing request took until its
+    response was complete, against bare FastAPI's 500."""
+    complete = {
+        row.variant: row.median_complete_us
+        for row in rows
+        if row.route == FAILURE_ROUTE
+    }
+    base = complete[BASELINE]
 
     return [
-        f"{prefix} hiccup overhead vs fastapi: {found['hiccup_vs_fastapi']:+.1%}"
-        f" ({found['hiccup_overhead']:+.1f} {unit} per request)",
-        f"{prefix} hiccup overhead / stacked overhead: "
-        + (
-            f"{ratio:.2f} (stacked: {found['stacked_overhead']:+.1f}"
-            f" {unit} per request)"
-            if ratio is not None
-            else "n/a (stacked measured no overhead)"
-        ),
+        f"in-process, GET {FAILURE_ROUTE}: {ours} response complete after"
+        f" {complete[ours]:.1f} µs, {_ratio(complete[ours], base)} {BASELINE}'s"
+        f" ({base:.1f} µs)"
+        for ours in COMPARED
+        if ours in complete
     ]
 
 
@@ -227,6 +263,8 @@ def inprocess_json(rows: Sequence[InProcessRow]) -> dict[str, object]:
                 "expected_status": row.expected,
                 "median_us": row.median_us,
                 "samples_us": row.samples_us,
+                "median_complete_us": row.median_complete_us,
+                "complete_samples_us": row.complete_samples_us,
                 "statuses": {str(k): v for k, v in sorted(row.statuses.items())},
                 "raised": row.raised,
                 "mismatches": row.mismatches,

@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
 from typing import Any, BinaryIO, Final, TextIO
 
 import orjson
@@ -241,12 +242,18 @@ def _foreign_event(
     return event_dict
 
 
-def exception_fields(exc: BaseException) -> dict[str, object]:
+def exception_fields(
+    exc: BaseException, tb: TracebackType | None = None
+) -> dict[str, object]:
     """Return an exception as ``{type, message, frames}`` for a log line.
 
     Frames are read straight off the traceback, outermost first; the source
     lines and column positions ``traceback.extract_tb`` would look up are not
     needed, and cost most of its time.
+
+    Args:
+        exc: The exception.
+        tb: Its traceback, if kept apart from it; by default its own.
     """
     frames = [
         {
@@ -254,7 +261,7 @@ def exception_fields(exc: BaseException) -> dict[str, object]:
             "lineno": lineno or 0,
             "function": frame.f_code.co_name,
         }
-        for frame, lineno in traceback.walk_tb(exc.__traceback__)
+        for frame, lineno in traceback.walk_tb(tb or exc.__traceback__)
     ]
 
     return {

@@ -73,11 +73,14 @@ class Exchange(RequestContext):
     too_large = False
     #: Whether the client went away while an error was being sent.
     disconnected = False
-    #: The first failure of the request, its traceback (which Starlette
-    #: clears once a handler has answered it) and its ``exception`` log field.
+    #: The first failure of the request, and its traceback, which Starlette
+    #: clears once a handler has answered it.
     exception: BaseException | None = None
     traceback: TracebackType | None = None
-    exception_info: dict[str, object] | None = None
+    #: Whether an exception failed the request with a status of 500 or more:
+    #: its details go in the error line.
+    errored = False
+    _exception_info: dict[str, object] | None = None
     #: The ``Host`` header, if the request has one.
     host: bytes | None = None
     #: Whether the request has a ``traceparent``, ``tracestate`` or
@@ -141,6 +144,19 @@ class Exchange(RequestContext):
         self.started = self.complete = False
         self.status = 0
         self.error_code: str | None = None
+
+    @property
+    def exception_info(self) -> dict[str, object] | None:
+        """The ``exception`` field of the error line, if the request errored.
+
+        It is read off the kept traceback when first asked for, once the
+        response is out, rather than while the client waits for it.
+        """
+        if self._exception_info is None and self.errored:
+            assert self.exception is not None
+            self._exception_info = exception_fields(self.exception, self.traceback)
+
+        return self._exception_info
 
     def header(self, name: bytes) -> bytes | None:
         """Return the first value of a request header, by lower-case name."""
@@ -221,10 +237,7 @@ class Exchange(RequestContext):
         if self.exception is None:
             self.exception = exc
             self.traceback = exc.__traceback__
-            if outcome.status >= 500:
-                # Read the frames now: Starlette clears the traceback of an
-                # exception its handlers answered.
-                self.exception_info = exception_fields(exc)
+            self.errored = outcome.status >= 500
         self.error_code = self.error_code or outcome.code
 
 
@@ -337,7 +350,7 @@ class HiccupMiddleware:
                 _finish(self.observers, states, exchange, duration, template)
             # Every failure sets error_code; only those of 500 or more, the
             # exception's details.
-            if exchange.error_code is not None and exchange.exception_info:
+            if exchange.error_code is not None and exchange.errored:
                 self._log_error(exchange)
             try:
                 _logging.access_writer.write(
@@ -351,6 +364,10 @@ class HiccupMiddleware:
             except Exception:  # hiccup's logging never breaks a response
                 _report_own_failure()
             _current.reset(token)
+            # The traceback holds this frame, which holds the exchange: let
+            # the failure go with the request rather than with the next
+            # garbage collection.
+            exchange.exception = exchange.traceback = None
 
     async def _serve_limited(
         self, scope: Scope, receive: Receive, send: Send, exchange: Exchange

@@ -470,7 +470,7 @@ def _annotate(span: Span, exchange: Exchange, route: str | None) -> None:
     if not span.is_recording():
         return
     status = exchange.status
-    failed = status >= 500 or exchange.exception_info is not None
+    failed = status >= 500 or exchange.errored
     response = Response(status, route, exchange.error_code, failed)
     if isinstance(span, ServerSpan):
         span.respond(response)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import logging
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -473,6 +475,39 @@ def test_unhandled_error_keeps_cors_headers(app: FastAPI) -> None:
     assert {"X-Request-ID", "Retry-After", "X-Should-Retry", "X-Custom"} <= {
         h.strip() for h in exposed.split(",")
     }
+
+
+class Broke(Exception):
+    """An exception a test can hold a weak reference to."""
+
+
+def test_a_failure_is_freed_with_its_request(logs: LogCapture) -> None:
+    app = FastAPI()
+    raised: list[weakref.ReferenceType[Broke]] = []
+
+    def failure() -> Broke:
+        exc = Broke("broke")
+        raised.append(weakref.ref(exc))
+        return exc
+
+    @app.get("/broke")
+    async def broke() -> None:
+        raise failure()
+
+    hiccup.install(app, hiccup.Settings(service_name="tests"))
+    hiccup.configure_logging(hiccup.Settings(service_name="tests"), stream=logs.stream)
+    gc.disable()
+    try:
+        sent = get(app, "/broke")
+        # Without a collection: a reference cycle would keep it, and the
+        # frames of its traceback, until the next one.
+        freed = raised[0]() is None
+    finally:
+        gc.enable()
+
+    assert sent.status == 500
+    assert logs.events("http.exception")[0]["exception"]["type"] == "Broke"
+    assert freed
 
 
 def test_error_in_base_http_middleware_gets_an_envelope(logs: LogCapture) -> None:

@@ -223,6 +223,43 @@ def test_an_unexpected_exception_is_one_event_tagged_with_its_request(
     assert "fingerprint" not in event
 
 
+def test_frames_carry_the_source_around_their_line(
+    ingest: SentryIngest, make_reporter: Reporter
+) -> None:
+    app = build_app(settings_for(ingest.dsn), make_reporter(ingest.dsn))
+
+    get(app, "/boom")
+    sentry_sdk.flush()
+
+    [event] = ingest.events()
+    [exception] = event["exception"]["values"]
+    frame = exception["stacktrace"]["frames"][-1]
+    source = Path(frame["abs_path"]).read_text().splitlines()
+    at = frame["lineno"] - 1
+    assert frame["context_line"] == source[at]
+    assert "raise RuntimeError" in frame["context_line"]
+    assert frame["pre_context"] == source[at - 5 : at]
+    assert frame["post_context"] == source[at + 1 : at + 6]
+    # Every frame has its lines, the libraries' too.
+    assert all("context_line" in f for f in exception["stacktrace"]["frames"])
+
+
+def test_source_context_stays_off_when_the_app_turns_it_off(
+    ingest: SentryIngest, make_reporter: Reporter
+) -> None:
+    reporter = make_reporter(ingest.dsn, include_source_context=False)
+    app = build_app(settings_for(ingest.dsn), reporter)
+
+    get(app, "/boom")
+    sentry_sdk.flush()
+
+    [event] = ingest.events()
+    [exception] = event["exception"]["values"]
+    frames = exception["stacktrace"]["frames"]
+    assert frames[-1]["function"] == "boom"
+    assert not any("context_line" in f for f in frames)
+
+
 @pytest.mark.parametrize(
     "path",
     ["/boom", "/boom-sync", "/http", "/drafts/d-1", "/unavailable", "/stream"],
