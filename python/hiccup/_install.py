@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 from ._envelope import problem_response
 from ._exceptions import HiccupError
 from ._ids import new_request_id
-from ._logging import configure_logging, log_through_app_setup
+from ._logging import configure_logging, get_logger, log_through_app_setup
 from ._mapping import outcome_for_exception
 from ._metrics import (
     Metrics,
@@ -32,7 +32,11 @@ from ._openapi import document_problems
 from ._problem import Problem
 from ._reports import ClientReports
 from ._settings import Settings
-from ._tracing import configure_tracing, disable_fastapi_tracing
+from ._tracing import (
+    configure_tracing,
+    disable_fastapi_tracing,
+    fastapi_instrumentation_bypass,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -126,6 +130,13 @@ def install(
     for kind in (HTTPException, RequestValidationError, Problem, Exception):
         app.add_exception_handler(kind, answer)
     build = app.build_middleware_stack
+    if getattr(app.state, "hiccup_tracing", None) is not None:
+        original = fastapi_instrumentation_bypass(app)
+        if original is not None:
+            build = original
+            get_logger("hiccup.tracing").info(
+                "tracing.fastapi_instrumentation_bypassed"
+            )
     responder = Middleware(ErrorResponder, settings=settings)
 
     def build_with_hiccup() -> ASGIApp:

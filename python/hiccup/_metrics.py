@@ -29,10 +29,11 @@ from __future__ import annotations
 import gzip
 import os
 import threading
+import time
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, cast
 
-from opentelemetry import trace
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from ._middleware import Exchange
 
 __all__ = [
+    "EXEMPLAR_SECONDS",
     "FIRST_CHUNK_BUCKETS",
     "HTTP_DURATION_BUCKETS",
     "HTTP_METHODS",
@@ -114,6 +116,8 @@ JOB_DURATION_BUCKETS: Final = (
     1800.0,
     3600.0,
 )
+#: How often each bucket of a route's duration histogram takes a new exemplar.
+EXEMPLAR_SECONDS: Final = 1.0
 #: OpenTelemetry's advice for model calls: durations doubling from 10 ms to
 #: 82 s, first chunks as for a model server's first token (1 ms to 10 s),
 #: tokens by powers of four up to 64 Mi.
@@ -370,6 +374,7 @@ class _Series:
     """
 
     __slots__ = (
+        "_exemplified",
         "_metrics",
         "duration",
         "error",
@@ -386,11 +391,28 @@ class _Series:
         self.duration = metrics.http_duration.labels(*labels)
         self.request_size: Histogram | None = None
         self.response_size: Histogram | None = None
+        # When each duration bucket last took an exemplar.
+        self._exemplified = [-EXEMPLAR_SECONDS] * (len(HTTP_DURATION_BUCKETS) + 1)
         self.error = None
         if code is not None:
             spec = CONTRACT.codes.get(code)
             category = spec.category if spec is not None else "internal"
             self.error = metrics.errors.labels(code, category)
+
+    def takes_exemplar(self, duration: float) -> bool:
+        """Whether a duration leaves its trace ID as its bucket's exemplar.
+
+        A bucket shows only its latest exemplar: one per bucket every
+        ``EXEMPLAR_SECONDS`` is as much as any scrape can see, and spares
+        the other requests the exemplar's cost.
+        """
+        bucket = bisect_left(HTTP_DURATION_BUCKETS, duration)
+        now = time.monotonic()
+        if now - self._exemplified[bucket] < EXEMPLAR_SECONDS:
+            return False
+        self._exemplified[bucket] = now
+
+        return True
 
     def add_request_size(self) -> Histogram:
         child = self.request_size = self._metrics.http_request_size.labels(*self.labels)
@@ -424,8 +446,9 @@ class MetricsObserver:
 
     In single-process mode, a request whose trace is sampled leaves its
     ``trace_id`` as an exemplar on its duration bucket, served only in the
-    OpenMetrics format. The trace is the current OpenTelemetry span's when
-    ``finished`` runs, so the tracing observer must come before this one.
+    OpenMetrics format: the first such request of each bucket in every
+    ``EXEMPLAR_SECONDS``. The trace is the one the tracing observer gave the
+    request, so that observer must come before this one.
 
     Every kind of request (method, route, status, code) has its label
     children looked up once and kept, which bounds the cost of a request to
@@ -462,13 +485,10 @@ class MetricsObserver:
         key = (method, route, exchange.status, code)
         series = self._series.get(key) or self._add(key)
 
-        trace_id = None
-        if self._exemplars and exchange.trace_id is not None:
-            trace_id = _sampled_trace_id()
-        if trace_id is None:
-            series.duration.observe(duration)
+        if self._exemplars and exchange.sampled and series.takes_exemplar(duration):
+            series.duration.observe(duration, {"trace_id": exchange.trace_id or ""})
         else:
-            series.duration.observe(duration, {"trace_id": trace_id})
+            series.duration.observe(duration)
         length = exchange.content_length
         if length is not None and length.isdigit():
             histogram = series.request_size or series.add_request_size()
@@ -489,15 +509,6 @@ class MetricsObserver:
         series = self._series[key] = _Series(self._metrics, labels, code)
 
         return series
-
-
-def _sampled_trace_id() -> str | None:
-    """Return the ID of the current OpenTelemetry trace if it is sampled."""
-    context = trace.get_current_span().get_span_context()
-    if not context.trace_flags.sampled:
-        return None
-
-    return format(context.trace_id, "032x")
 
 
 class MetricsEndpoint:

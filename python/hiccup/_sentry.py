@@ -32,7 +32,7 @@ import linecache
 import os
 import threading
 from collections.abc import Callable, Collection, Mapping
-from contextlib import ExitStack
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import parse_qsl
 
@@ -195,13 +195,12 @@ class SentryObserver:
             "environment": settings.environment,
         }
 
-    def started(self, exchange: Exchange) -> ExitStack:
+    def started(self, exchange: Exchange) -> AbstractContextManager[object]:
         """Open the request's Sentry scope; ``finished`` closes it."""
-        stack = ExitStack()
-        scope = stack.enter_context(sentry_sdk.isolation_scope())
-        scope.add_event_processor(_request_fields(exchange, self._tags))
+        isolated = sentry_sdk.isolation_scope()
+        isolated.__enter__().add_event_processor(_request_fields(exchange, self._tags))
 
-        return stack
+        return isolated
 
     def finished(
         self, exchange: Exchange, state: object, duration: float, route: str | None
@@ -218,8 +217,8 @@ class SentryObserver:
                 "sentry.report_failed", **{"error.type": type(exc).__qualname__}
             )
         finally:
-            if isinstance(state, ExitStack):
-                state.close()
+            if isinstance(state, AbstractContextManager):
+                state.__exit__(None, None, None)
 
     def should_report(self, exchange: Exchange) -> bool:
         """Whether the request ended in a failure that Sentry must see."""

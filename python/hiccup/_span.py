@@ -39,6 +39,8 @@ from opentelemetry.sdk.trace import (
     TracerProvider,
 )
 from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
     Decision,
     ParentBased,
     Sampler,
@@ -67,6 +69,7 @@ _METHODS: Final = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
 )
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_TRACE_ID_LIMIT: Final = TraceIdRatioBased.TRACE_ID_LIMIT
 
 
 class Request(NamedTuple):
@@ -187,10 +190,37 @@ def _full(items: Sequence[object], limit: int | None) -> bool:
     return limit is not None and len(items) >= limit
 
 
+class _Plan(NamedTuple):
+    """How a sampler is consulted."""
+
+    #: Whether it decides without a span's attributes.
+    blind: bool
+    #: For ``ParentBased(TraceIdRatioBased(ratio))`` with the default
+    #: delegates, the ratio's bound on trace IDs: the decision is then made
+    #: here, as the SDK makes it, without the sampler's calls.
+    bound: int | None
+
+
+def _plan(sampler: Sampler) -> _Plan:
+    bound = None
+    if type(sampler) is ParentBased:
+        missing = object()
+        root, *delegates = (getattr(sampler, name, missing) for name in _DELEGATES)
+        if type(root) is TraceIdRatioBased and delegates == [
+            ALWAYS_ON,
+            ALWAYS_OFF,
+            ALWAYS_ON,
+            ALWAYS_OFF,
+        ]:
+            bound = root.bound
+
+    return _Plan(_reads_no_attributes(sampler), bound)
+
+
 class ServerSpans:
     """Start the server spans of one SDK tracer provider."""
 
-    __slots__ = ("_blind", "_limits", "_processor", "_provider", "_sampler", "_scope")
+    __slots__ = ("_limits", "_plan", "_processor", "_provider", "_sampler", "_scope")
 
     def __init__(
         self,
@@ -204,19 +234,33 @@ class ServerSpans:
         self._limits = limits
         self._scope = scope
         self._sampler: Sampler | None = None
-        self._blind = False
+        self._plan = _Plan(blind=False, bound=None)
 
-    def start(self, name: str, parent: Context, request: Request) -> trace.Span:
+    def start(
+        self,
+        name: str,
+        parent: Context,
+        request: Request,
+        parent_span: trace.Span | None = None,
+    ) -> trace.Span:
         """Start a server span as a child of the span current in ``parent``.
 
         The span records when the provider's sampler says so; otherwise it is
         a non-recording span that still has IDs of its own, as the SDK's
         tracer makes it.
+
+        Args:
+            name: The span's name.
+            parent: The context the span is a child in.
+            request: The request's facts, its attributes.
+            parent_span: The span current in ``parent``, if the caller has it.
         """
         provider = self._provider
         ids = provider.id_generator
         parent_context: SpanContext | None
-        parent_context = trace.get_current_span(parent).get_span_context()
+        parent_context = (
+            parent_span or trace.get_current_span(parent)
+        ).get_span_context()
         if parent_context.is_valid:
             trace_id = parent_context.trace_id
         else:
@@ -224,26 +268,37 @@ class ServerSpans:
             trace_id = ids.generate_trace_id()
         sampler = provider.sampler
         if sampler is not self._sampler:
-            self._sampler, self._blind = sampler, _reads_no_attributes(sampler)
-        attributes = None if self._blind else request_attributes(request)
-        sampling = sampler.should_sample(
-            parent, trace_id, name, SpanKind.SERVER, attributes
-        )
-        decision = sampling.decision
+            self._sampler, self._plan = sampler, _plan(sampler)
+        added: Attributes = None
+        if self._plan.bound is not None:
+            if parent_context is None:
+                sampled = trace_id & _TRACE_ID_LIMIT < self._plan.bound
+                trace_state = None
+            else:
+                sampled = parent_context.trace_flags.sampled
+                trace_state = parent_context.trace_state
+            recording = sampled
+        else:
+            attributes = None if self._plan.blind else request_attributes(request)
+            sampling = sampler.should_sample(
+                parent, trace_id, name, SpanKind.SERVER, attributes
+            )
+            sampled = sampling.decision is Decision.RECORD_AND_SAMPLE
+            recording = sampling.decision is not Decision.DROP
+            trace_state = sampling.trace_state
+            added = sampling.attributes
         context = SpanContext(
             trace_id,
             ids.generate_span_id(),
             is_remote=False,
-            trace_flags=_SAMPLED
-            if decision is Decision.RECORD_AND_SAMPLE
-            else _UNSAMPLED,
-            trace_state=sampling.trace_state,
+            trace_flags=_SAMPLED if sampled else _UNSAMPLED,
+            trace_state=trace_state,
         )
-        if decision is Decision.DROP:
+        if not recording:
             return trace.NonRecordingSpan(context)
         span = ServerSpan(self, name, context, parent_context, request)
-        if sampling.attributes:
-            span.set_attributes(sampling.attributes)
+        if added:
+            span.set_attributes(added)
         # Processors get the span itself, as the SDK hands them its own.
         self._processor.on_start(span, parent)  # type: ignore[arg-type]
 
@@ -274,24 +329,25 @@ class ServerSpan(trace.Span, ReadableSpan):
     finished span that the processors receive."""
 
     __slots__ = (
-        "_added",
-        "_built",
         "_context",
-        "_end_time",
-        "_events",
         "_instrumentation_scope",
-        "_links",
         "_name",
         "_parent",
         "_request",
-        "_response",
         "_spans",
         "_start_time",
-        "_status",
     )
 
+    # What a span has until it is told otherwise; the instance sets its own.
     _kind = SpanKind.SERVER
     _instrumentation_info = None
+    _response: Response | None = None
+    _added: BoundedAttributes | None = None
+    _built: BoundedAttributes | dict[str, AttributeValue] | None = None
+    _events: tuple[Event, ...] | list[Event] = ()
+    _links: tuple[Link, ...] | list[Link] = ()
+    _status = _UNSET
+    _end_time: int | None = None
 
     def __init__(
         self,
@@ -308,15 +364,8 @@ class ServerSpan(trace.Span, ReadableSpan):
         self._context = context
         self._parent = parent
         self._request = request
-        self._response: Response | None = None
-        self._added: BoundedAttributes | None = None
-        self._built: BoundedAttributes | dict[str, AttributeValue] | None = None
-        self._events: tuple[Event, ...] | list[Event] = ()
-        self._links: tuple[Link, ...] | list[Link] = ()
-        self._status = _UNSET
         self._instrumentation_scope = spans._scope
         self._start_time = time_ns()
-        self._end_time: int | None = None
 
     @property
     def _attributes(  # type: ignore[override]  # ReadableSpan's field, made when read

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from contextvars import Token
 from functools import partial
-from typing import Final
+from typing import Final, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -39,6 +39,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from opentelemetry.util.types import AttributeValue
+from starlette.types import ASGIApp
 
 from ._export import BoundedExport, RecentTrace, SpanRing
 from ._logging import get_logger
@@ -61,6 +62,7 @@ __all__ = [
     "TracingObserver",
     "configure_tracing",
     "disable_fastapi_tracing",
+    "fastapi_instrumentation_bypass",
     "recent_traces",
     "service_resource",
 ]
@@ -204,6 +206,24 @@ def disable_fastapi_tracing(app: object) -> bool:
     config["tracing"] = False
 
     return True
+
+
+def fastapi_instrumentation_bypass(app: object) -> Callable[[], ASGIApp] | None:
+    """Return the app's own middleware-stack builder if OpenTelemetry's
+    FastAPI instrumentation wrapped it, else None.
+
+    ``opentelemetry-instrument`` instruments every FastAPI app as it is made,
+    before ``install`` runs: its middleware would sit inside hiccup's and
+    record a second span per request (an internal one, with the query string
+    and the user agent) and one more per message sent. Building the stack
+    with the builder it wrapped leaves hiccup's server span the request's
+    only one; the instrumentation's spans of background tasks stay.
+    """
+    if not getattr(app, "_is_instrumented_by_opentelemetry", False):
+        return None
+    original = getattr(app, "_original_build_middleware_stack", None)
+
+    return cast("Callable[[], ASGIApp]", original) if callable(original) else None
 
 
 def recent_traces(limit: int = 50) -> list[RecentTrace]:
@@ -395,7 +415,8 @@ class TracingObserver:
         scope = exchange.scope
         if scope["path"] in self._untraced:
             return None
-        outer = trace.get_current_span()
+        parent = otel_context.get_current()
+        outer = trace.get_current_span(parent)
         if outer.is_recording() and getattr(outer, "kind", None) is SpanKind.SERVER:
             _take_ids(exchange, outer)
             # Instrumentations end their span with the response's last
@@ -403,16 +424,17 @@ class TracingObserver:
             exchange.on_response = partial(_annotate_on_response, outer)
             return _Traced(outer, None)
 
-        parent = otel_context.get_current()
+        parent_span: Span | None = outer
         if self._propagated(exchange):
             parent = propagate.extract(
                 scope["headers"], context=parent, getter=_HEADERS
             )
+            parent_span = None
         request = _request(exchange)
         name = span_name(exchange.method, None)
         span: Span
         if self._spans is not None:
-            span = self._spans.start(name, parent, request)
+            span = self._spans.start(name, parent, request, parent_span)
         else:
             span = self._tracer.start_span(
                 name, parent, SpanKind.SERVER, request_attributes(request)
@@ -490,6 +512,6 @@ def _take_ids(exchange: Exchange, span: Span) -> None:
     """Give the exchange the span's IDs, for its envelope and log lines."""
     context = span.get_span_context()
     if context.is_valid:
-        exchange.trace_id = format(context.trace_id, "032x")
-        exchange.span_id = format(context.span_id, "016x")
+        exchange.trace_id = f"{context.trace_id:032x}"
+        exchange.span_id = f"{context.span_id:016x}"
         exchange.sampled = context.trace_flags.sampled

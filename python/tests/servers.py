@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,12 +69,22 @@ def _wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def uvicorn_server(app: str, output: Path) -> Iterator[Server]:
-    """Run ``uvicorn --factory app`` on loopback until the block ends."""
+def uvicorn_server(
+    app: str, output: Path, launcher: Sequence[str] = ()
+) -> Iterator[Server]:
+    """Run ``uvicorn --factory app`` on loopback until the block ends.
+
+    Args:
+        app: The factory, as ``module:function`` of ``SERVED_APPS``.
+        output: Where the server's output goes.
+        launcher: A command that runs the server's, such as
+            ``opentelemetry-instrument``.
+    """
     port = free_port()
     with output.open("wb") as sink:
         process = subprocess.Popen(
             [
+                *launcher,
                 sys.executable,
                 "-m",
                 "uvicorn",

@@ -15,6 +15,7 @@ from servers import SERVED_APPS
 from starlette.types import ASGIApp
 from support import load_module
 
+from hiccup import _metrics as hiccup_metrics
 from hiccup._metrics import (
     Metrics,
     MetricsEndpoint,
@@ -371,6 +372,30 @@ def test_a_sampled_trace_leaves_an_exemplar(
     response = scrape(app, OPENMETRICS)
 
     assert exemplars(response.text) == expected
+
+
+def test_a_bucket_takes_one_exemplar_a_second(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(hiccup_metrics.time, "monotonic", lambda: now[0])
+    traces = [f"{n:032x}" for n in (0xA1, 0xB2, 0xC3)]
+
+    def fetch_traced(trace_id: str) -> None:
+        traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+        fetch(app, ("GET", "/items/1"), headers={"traceparent": traceparent})
+
+    fetch_traced(traces[0])
+    now[0] += hiccup_metrics.EXEMPLAR_SECONDS / 2
+    fetch_traced(traces[1])
+    kept = exemplars(scrape(app, OPENMETRICS).text)
+    now[0] += hiccup_metrics.EXEMPLAR_SECONDS
+    fetch_traced(traces[2])
+    replaced = exemplars(scrape(app, OPENMETRICS).text)
+
+    # The scrapes themselves are untraced: every exemplar is of /items/1.
+    assert kept == [{"trace_id": traces[0]}]
+    assert replaced == [{"trace_id": traces[2]}]
 
 
 def test_the_text_format_has_no_exemplars(app: FastAPI) -> None:

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     Decision,
@@ -31,13 +32,20 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, SpanContext, SpanKind, StatusCode
+from opentelemetry.trace import (
+    Link,
+    SpanContext,
+    SpanKind,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
 from opentelemetry.util.types import Attributes
 from support import call
 
 import hiccup
 from hiccup._middleware import HiccupMiddleware
-from hiccup._span import ServerSpan, _reads_no_attributes, server_spans
+from hiccup._span import Request, ServerSpan, _reads_no_attributes, server_spans
 from hiccup._tracing import TracingObserver
 
 SETTINGS = hiccup.Settings(service_name="tests")
@@ -315,3 +323,67 @@ def test_another_kind_of_provider_makes_its_own_spans(
     assert span.attributes is not None
     assert span.attributes["http.route"] == "/annotated/{item}"
     assert span.attributes["app.item"] == "x"
+
+
+class Counting(IdGenerator):
+    """Hands out trace IDs spread evenly over their range, in turn."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def generate_span_id(self) -> int:
+        return 0x1234
+
+    def generate_trace_id(self) -> int:
+        self.next += 1
+        return (self.next * 0x9E3779B97F4A7C15) % (1 << 128) or 1
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.25, 0.5, 1.0])
+def test_ratio_sampling_decides_as_the_sdks_sampler(ratio: float) -> None:
+    sampler = ParentBased(TraceIdRatioBased(ratio))
+    provider = TracerProvider(
+        sampler=sampler, id_generator=Counting(), shutdown_on_exit=False
+    )
+    spans = server_spans(provider, "tests")
+    assert spans is not None
+    request = Request("GET", "/", "http", "1.1", None, None, None)
+
+    decided = []
+    expected = []
+    for _ in range(400):
+        span = spans.start("GET", Context(), request)
+        context = span.get_span_context()
+        decided.append(context.trace_flags.sampled)
+        result = sampler.should_sample(Context(), context.trace_id, "GET")
+        expected.append(result.decision is Decision.RECORD_AND_SAMPLE)
+        span.end()
+
+    assert decided == expected
+    assert sum(decided) == pytest.approx(400 * ratio, abs=40)
+
+
+@pytest.mark.parametrize("sampled", [True, False])
+def test_a_parents_decision_and_trace_state_carry_over(sampled: bool) -> None:
+    provider = TracerProvider(
+        sampler=ParentBased(TraceIdRatioBased(0.0 if sampled else 1.0)),
+        shutdown_on_exit=False,
+    )
+    spans = server_spans(provider, "tests")
+    assert spans is not None
+    state = TraceState([("vendor", "v1")])
+    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    remote = SpanContext(0xABC, 0xDEF, True, flags, state)
+    parent = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+    request = Request("GET", "/", "http", "1.1", None, None, None)
+
+    span = spans.start("GET", parent, request)
+    context = span.get_span_context()
+
+    assert context.trace_id == 0xABC
+    assert context.trace_flags.sampled is sampled
+    assert context.trace_state == state
+    assert span.is_recording() is sampled
+    if sampled:
+        assert isinstance(span, ServerSpan)
+        assert span.parent == remote
