@@ -330,24 +330,25 @@ class ServerSpan(trace.Span, ReadableSpan):
 
     __slots__ = (
         "_context",
+        "_end_time",
         "_instrumentation_scope",
         "_name",
         "_parent",
         "_request",
+        "_response",
         "_spans",
         "_start_time",
     )
 
-    # What a span has until it is told otherwise; the instance sets its own.
+    # What a span has until the app adds to it. Every span sets its slots,
+    # and most never need the instance dictionary these would make.
     _kind = SpanKind.SERVER
     _instrumentation_info = None
-    _response: Response | None = None
     _added: BoundedAttributes | None = None
     _built: BoundedAttributes | dict[str, AttributeValue] | None = None
     _events: tuple[Event, ...] | list[Event] = ()
     _links: tuple[Link, ...] | list[Link] = ()
     _status = _UNSET
-    _end_time: int | None = None
 
     def __init__(
         self,
@@ -364,8 +365,10 @@ class ServerSpan(trace.Span, ReadableSpan):
         self._context = context
         self._parent = parent
         self._request = request
+        self._response: Response | None = None
         self._instrumentation_scope = spans._scope
         self._start_time = time_ns()
+        self._end_time: int | None = None
 
     @property
     def _attributes(  # type: ignore[override]  # ReadableSpan's field, made when read

@@ -36,6 +36,7 @@ from opentelemetry.trace import (
     Link,
     SpanContext,
     SpanKind,
+    Status,
     StatusCode,
     TraceFlags,
     TraceState,
@@ -45,7 +46,13 @@ from support import call
 
 import hiccup
 from hiccup._middleware import HiccupMiddleware
-from hiccup._span import Request, ServerSpan, _reads_no_attributes, server_spans
+from hiccup._span import (
+    Request,
+    Response,
+    ServerSpan,
+    _reads_no_attributes,
+    server_spans,
+)
 from hiccup._tracing import TracingObserver
 
 SETTINGS = hiccup.Settings(service_name="tests")
@@ -387,3 +394,126 @@ def test_a_parents_decision_and_trace_state_carry_over(sampled: bool) -> None:
     if sampled:
         assert isinstance(span, ServerSpan)
         assert span.parent == remote
+
+
+def started(provider: TracerProvider, request: Request | None = None) -> ServerSpan:
+    spans = server_spans(provider, "tests")
+    assert spans is not None
+    span = spans.start(
+        "GET",
+        Context(),
+        request or Request("GET", "/", "http", "1.1", None, None, None),
+    )
+    assert isinstance(span, ServerSpan)
+    return span
+
+
+def test_an_ended_span_changes_no_more(
+    provider: TracerProvider, spans: InMemorySpanExporter
+) -> None:
+    span = started(provider)
+    span.respond(Response(200, "/", None, failed=False))
+    span.end()
+    span.end()
+    span.set_attribute("late", 1)
+    span.set_attributes({"later": 2})
+    span.add_event("late")
+    span.add_link(LINKED)
+    span.update_name("renamed")
+    span.set_status(StatusCode.ERROR)
+    span.respond(Response(500, "/other", "INTERNAL", failed=True))
+    span.record_exception(KeyError("late"))
+
+    assert only_span(spans) is span
+    assert (span.name, span.status.status_code) == ("GET /", StatusCode.UNSET)
+    assert span.attributes is not None
+    assert "late" not in span.attributes
+    assert "later" not in span.attributes
+    assert span.attributes["http.response.status_code"] == 200
+    assert span.attributes["http.route"] == "/"
+    assert (span.events, span.links) == ((), ())
+    assert repr(span).startswith("ServerSpan(name='GET /'")
+
+
+def test_attributes_read_while_recording_are_a_snapshot(
+    provider: TracerProvider,
+) -> None:
+    span = started(provider)
+    before = dict(span.attributes or {})
+    span.set_attribute("app.step", "one")
+    during = dict(span.attributes or {})
+    span.respond(Response(404, None, "NOT_FOUND", failed=False))
+    span.end()
+
+    assert "http.response.status_code" not in before
+    assert during["app.step"] == "one"
+    assert span.attributes is not None
+    assert span.attributes["hiccup.error.code"] == "NOT_FOUND"
+    # Once ended, the mapping is made once and kept.
+    assert span.attributes == span.attributes
+    assert span._attributes is span._attributes
+
+
+def test_an_ok_status_is_final_and_a_status_object_is_taken_whole(
+    provider: TracerProvider,
+) -> None:
+    span = started(provider)
+    span.set_status(Status(StatusCode.OK))
+    span.set_status(StatusCode.ERROR, "too late")
+    other = started(provider)
+    other.set_status(StatusCode.OK, "ignored")
+    third = started(provider)
+    third.record_exception(ValueError("bad"), {"app.where": "parse"}, escaped=True)
+
+    assert (span.status.status_code, span.status.description) == (StatusCode.OK, None)
+    assert (other.status.status_code, other.status.description) == (
+        StatusCode.OK,
+        None,
+    )
+    (event,) = third.events
+    assert event.attributes is not None
+    assert event.attributes["app.where"] == "parse"
+    assert event.attributes["exception.escaped"] == "True"
+
+
+@pytest.mark.parametrize(
+    ("host", "server", "expected"),
+    [
+        (None, ("10.0.0.5", 8080), {"server.address": "10.0.0.5", "server.port": 8080}),
+        (None, None, {}),
+        (b":8080", ("10.0.0.5", 8080), {}),
+        (b"[::1]:9000", None, {"server.address": "::1", "server.port": 9000}),
+        (b"api.example", None, {"server.address": "api.example", "server.port": 80}),
+        (b"api.example:", None, {"server.address": "api.example", "server.port": 80}),
+        (b"api.example:x", None, {"server.address": "api.example"}),
+    ],
+    ids=[
+        "socket",
+        "nothing",
+        "no-address",
+        "ipv6",
+        "default-port",
+        "empty-port",
+        "bad-port",
+    ],
+)
+def test_the_server_address_comes_from_host_or_the_socket(
+    provider: TracerProvider,
+    host: bytes | None,
+    server: tuple[str, int] | None,
+    expected: dict[str, object],
+) -> None:
+    span = started(provider, Request("GET", "/", "http", "1.1", host, server, None))
+    span.end()
+
+    attributes = dict(span.attributes or {})
+    found = {k: v for k, v in attributes.items() if k.startswith("server.")}
+    assert found == expected
+    assert "client.address" not in attributes
+
+
+def test_a_provider_laid_out_otherwise_is_left_to_its_tracer() -> None:
+    provider = TracerProvider(shutdown_on_exit=False)
+    del provider._active_span_processor
+
+    assert server_spans(provider, "tests") is None
