@@ -42,7 +42,7 @@ from sentry_sdk.integrations.fastapi import FastApiIntegration
 from sentry_sdk.integrations.logging import ignore_logger
 from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.transport import HttpTransport
-from sentry_sdk.utils import BadDsn, event_from_exception
+from sentry_sdk.utils import BadDsn, event_from_exception, set_in_app_in_frames
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
@@ -274,7 +274,7 @@ class SentryObserver:
             mechanism={"type": "hiccup", "handled": not unexpected},
         )
         if options.get("include_source_context", True):
-            _add_source_context(event)
+            _add_source_context(event, options)
         hint[_OWN_REPORT] = True
         event_id = sentry_sdk.capture_event(event, hint, **details)
         exc.__dict__[_REPORTED] = True
@@ -296,17 +296,30 @@ class SentryObserver:
         return kept or None
 
 
-def _add_source_context(event: Event) -> None:
-    """Give each frame of an exception event the lines of source around it.
+def _add_source_context(event: Event, options: Mapping[str, Any]) -> None:
+    """Give the app's frames of an exception event the lines of source
+    around them.
 
     sentry-sdk reads a module's whole source anew for every frame of every
     event, which for a FastAPI stack takes milliseconds of the event loop per
-    failure; ``linecache`` reads each file once.
+    failure; ``linecache`` reads each file once. Frames of installed
+    libraries (those sentry-sdk marks as not the app's, and collapses) get
+    no lines: they are most of a FastAPI stack, and serializing their lines
+    was most of the cost of an event.
     """
     for value in event.get("exception", {}).get("values", ()):
-        for frame in value.get("stacktrace", {}).get("frames", ()):
+        frames = value.get("stacktrace", {}).get("frames", ())
+        set_in_app_in_frames(
+            frames,
+            options.get("in_app_exclude"),
+            options.get("in_app_include"),
+            options.get("project_root"),
+        )
+        for frame in frames:
             path, lineno = frame.get("abs_path"), frame.get("lineno")
-            lines = linecache.getlines(path) if path and lineno else []
+            if frame.get("in_app") is False or not path or not lineno:
+                continue
+            lines = linecache.getlines(path)
             if not 0 < lineno <= len(lines):
                 continue
             at = lineno - 1

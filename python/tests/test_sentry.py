@@ -223,7 +223,7 @@ def test_an_unexpected_exception_is_one_event_tagged_with_its_request(
     assert "fingerprint" not in event
 
 
-def test_frames_carry_the_source_around_their_line(
+def test_the_apps_frames_carry_the_source_around_their_line(
     ingest: SentryIngest, make_reporter: Reporter
 ) -> None:
     app = build_app(settings_for(ingest.dsn), make_reporter(ingest.dsn))
@@ -240,8 +240,13 @@ def test_frames_carry_the_source_around_their_line(
     assert "raise RuntimeError" in frame["context_line"]
     assert frame["pre_context"] == source[at - 5 : at]
     assert frame["post_context"] == source[at + 1 : at + 6]
-    # Every frame has its lines, the libraries' too.
-    assert all("context_line" in f for f in exception["stacktrace"]["frames"])
+    # The libraries' frames, collapsed in Sentry, come without their lines.
+    frames = exception["stacktrace"]["frames"]
+    libraries = [f for f in frames if "site-packages" in f["abs_path"]]
+    assert libraries
+    assert all(f["in_app"] is False for f in libraries)
+    assert not any("context_line" in f for f in libraries)
+    assert all("context_line" in f for f in frames if f["in_app"])
 
 
 def test_source_context_stays_off_when_the_app_turns_it_off(
