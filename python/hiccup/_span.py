@@ -174,13 +174,22 @@ _DELEGATES: Final = (
 )
 
 
+def _delegates(sampler: object) -> list[object] | None:
+    """Return the root and the four parent samplers of an SDK ``ParentBased``,
+    or None for any other sampler. A delegate this SDK release keeps
+    elsewhere is an ``object()``, which neither sampler test below accepts."""
+    if type(sampler) is not ParentBased:
+        return None
+    missing = object()
+
+    return [getattr(sampler, name, missing) for name in _DELEGATES]
+
+
 def _reads_no_attributes(sampler: object) -> bool:
     """Whether a sampler decides without a span's attributes, as the SDK's
     own samplers do: those need not be made before the decision."""
-    if type(sampler) is ParentBased:
-        # An SDK release that keeps them elsewhere gets the attributes.
-        missing = object()
-        delegates = [getattr(sampler, name, missing) for name in _DELEGATES]
+    delegates = _delegates(sampler)
+    if delegates is not None:
         return all(_reads_no_attributes(delegate) for delegate in delegates)
 
     return type(sampler) in {StaticSampler, TraceIdRatioBased}
@@ -203,15 +212,11 @@ class _Plan(NamedTuple):
 
 def _plan(sampler: Sampler) -> _Plan:
     bound = None
-    if type(sampler) is ParentBased:
-        missing = object()
-        root, *delegates = (getattr(sampler, name, missing) for name in _DELEGATES)
-        if type(root) is TraceIdRatioBased and delegates == [
-            ALWAYS_ON,
-            ALWAYS_OFF,
-            ALWAYS_ON,
-            ALWAYS_OFF,
-        ]:
+    delegates = _delegates(sampler)
+    if delegates is not None:
+        root, *parents = delegates
+        default = parents == [ALWAYS_ON, ALWAYS_OFF, ALWAYS_ON, ALWAYS_OFF]
+        if type(root) is TraceIdRatioBased and default:
             bound = root.bound
 
     return _Plan(_reads_no_attributes(sampler), bound)

@@ -4,6 +4,11 @@ import io
 from collections.abc import Callable, Iterator
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+    InMemorySpanExporter,
+)
 from support import LogCapture
 
 import hiccup
@@ -31,3 +36,18 @@ def make_logs() -> Iterator[Callable[[hiccup.Settings], LogCapture]]:
 
     yield configure
     hiccup.configure_logging(hiccup.Settings(service_name="tests"), stream=io.BytesIO())
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """Keep the spans of ``provider`` in memory."""
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(spans: InMemorySpanExporter) -> Iterator[TracerProvider]:
+    """An SDK tracer provider of the test's own, exporting into ``spans``."""
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    yield provider
+    provider.shutdown()

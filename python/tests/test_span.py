@@ -4,7 +4,7 @@ from the app and from the exporter, as an SDK span would."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -103,19 +103,6 @@ def traced(provider: trace.TracerProvider) -> HiccupMiddleware:
 def get(app: Any, path: str) -> None:
     sent = asyncio.run(call(app, "GET", path))
     assert sent.status < 500
-
-
-@pytest.fixture
-def spans() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(spans: InMemorySpanExporter) -> Iterator[TracerProvider]:
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    yield provider
-    provider.shutdown()
 
 
 def only_span(spans: InMemorySpanExporter) -> ReadableSpan:

@@ -74,12 +74,6 @@ def downstream_server() -> Iterator[Downstream]:
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with otlp_receiver() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def downstream() -> Iterator[Downstream]:
     with downstream_server() as running:
         yield running

@@ -10,18 +10,12 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from otlp import ReceivedSpan, Receiver, otlp_receiver
+from otlp import ReceivedSpan, Receiver
 from servers import Server, uvicorn_server
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 PARENT = "b7ad6b7169203331"
 LAUNCHER = str(Path(sys.executable).with_name("opentelemetry-instrument"))
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with otlp_receiver() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
