@@ -152,8 +152,7 @@ class Exchange(RequestContext):
         It is read off the kept traceback when first asked for, once the
         response is out, rather than while the client waits for it.
         """
-        if self._exception_info is None and self.errored:
-            assert self.exception is not None
+        if self._exception_info is None and self.errored and self.exception:
             self._exception_info = exception_fields(self.exception, self.traceback)
 
         return self._exception_info
