@@ -190,7 +190,7 @@ def _run_inprocess(options: argparse.Namespace, results: dict[str, object]) -> i
         document=report.inprocess_json(rows),
         summary=[
             *report.summary_lines("in-process", report.inprocess_costs(rows)),
-            *report.completion_lines(rows),
+            *report.completion_lines("in-process", report.inprocess_complete(rows)),
         ],
     )
 
@@ -213,9 +213,14 @@ def _run_instructions(
         " request (lower is better)",
         table=report.instructions_table(rows),
         document=report.instructions_json(rows),
-        summary=report.summary_lines(
-            "instructions", report.instructions_costs(rows), unit="k instructions"
-        ),
+        summary=[
+            *report.summary_lines(
+                "instructions", report.instructions_costs(rows), unit="k instructions"
+            ),
+            *report.completion_lines(
+                "instructions", report.instructions_complete(rows), "k instructions"
+            ),
+        ],
     )
 
     return sum(row.mismatches for row in rows)

@@ -23,11 +23,19 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from starlette.types import ASGIApp, Message, Scope
+from starlette.types import ASGIApp, Message, Receive, Scope
 
 from .apps import ISOLATED, ROUTES, VARIANTS
 
-__all__ = ["SLICES", "InProcessRow", "Reply", "request", "run"]
+__all__ = [
+    "SLICES",
+    "InProcessRow",
+    "Reply",
+    "copy_scope",
+    "receiver",
+    "request",
+    "run",
+]
 
 #: Each sample is served in this many slices, the variants taking turns slice
 #: by slice, so that a burst of load from elsewhere on a shared machine falls
@@ -118,18 +126,14 @@ def _scope_for(path: str) -> Scope:
     return {**_SCOPE, "path": path, "raw_path": path.encode()}
 
 
-async def request(
-    app: ASGIApp, template: Scope, *, keep_headers: bool = False
-) -> Reply:
-    """Serve one request from a copy of a scope and return what the app sent.
+def copy_scope(template: Scope) -> Scope:
+    """Return a scope of one's own for a request, from a template."""
+    return {**template, "headers": list(template["headers"]), "state": {}}
 
-    After the request message, ``receive`` waits until the response is
-    complete and then reports a disconnect, as uvicorn does. An exception
-    that escapes the app is caught and counted, as a server would.
-    """
-    scope = {**template, "headers": list(template["headers"]), "state": {}}
-    reply = Reply()
-    complete = asyncio.Event()
+
+def receiver(complete: asyncio.Event) -> Receive:
+    """Return the ``receive`` of one request: an empty body, then, once
+    ``complete`` is set, a disconnect, as uvicorn has it."""
     unread = True
 
     async def receive() -> Message:
@@ -139,6 +143,22 @@ async def request(
             return {"type": "http.request", "body": b"", "more_body": False}
         await complete.wait()
         return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def request(
+    app: ASGIApp, template: Scope, *, keep_headers: bool = False
+) -> Reply:
+    """Serve one request from a copy of a scope and return what the app sent.
+
+    An exception
+    that escapes the app is caught and counted, as a server would.
+    """
+    scope = copy_scope(template)
+    reply = Reply()
+    complete = asyncio.Event()
+    receive = receiver(complete)
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.start":

@@ -14,9 +14,11 @@ __all__ = [
     "FAILURE_ROUTE",
     "SUMMARY_ROUTE",
     "completion_lines",
+    "inprocess_complete",
     "inprocess_costs",
     "inprocess_json",
     "inprocess_table",
+    "instructions_complete",
     "instructions_costs",
     "instructions_json",
     "instructions_table",
@@ -118,19 +120,21 @@ def loopback_table(rows: Sequence[LoopbackRow]) -> str:
 def instructions_table(rows: Sequence[InstructionRow]) -> str:
     """Return the instructions table: thousands per request, ratio to FastAPI."""
     baseline = {row.route: row.per_request for row in rows if row.variant == BASELINE}
-    header = ["variant", "route", "k instr/req", f"vs {BASELINE}", "status"]
+    header = ["variant", "route", "k instr/req", f"vs {BASELINE}"]
+    header += ["k to complete", "status"]
     lines = [
         [
             row.variant,
             row.route,
             f"{row.per_request / 1000:.1f}",
             _ratio(row.per_request, baseline[row.route]),
+            f"{row.per_request_complete / 1000:.1f}",
             _status(row.expected, row.mismatches),
         ]
         for row in rows
     ]
 
-    return _format_table(header, lines, numbers=range(2, 4))
+    return _format_table(header, lines, numbers=range(2, 5))
 
 
 def overheads(costs: Mapping[str, float]) -> dict[str, dict[str, float | None]]:
@@ -190,23 +194,41 @@ def summary_lines(mode: str, costs: Mapping[str, float], unit: str = "µs") -> l
     return lines
 
 
-def completion_lines(rows: Sequence[InProcessRow]) -> list[str]:
-    """Return how long each hiccup variant's failing request took until its
-    response was complete, against bare FastAPI's 500."""
-    complete = {
+def completion_lines(
+    mode: str, complete: Mapping[str, float], unit: str = "µs"
+) -> list[str]:
+    """Return how much each hiccup variant's failing request cost until its
+    response was complete, against bare FastAPI's 500, from each variant's
+    cost in ``unit``."""
+    base = complete[BASELINE]
+
+    return [
+        f"{mode}, GET {FAILURE_ROUTE}: {ours} response complete after"
+        f" {complete[ours]:.1f} {unit}, {_ratio(complete[ours], base)} {BASELINE}'s"
+        f" ({base:.1f} {unit})"
+        for ours in COMPARED
+        if ours in complete
+    ]
+
+
+def inprocess_complete(rows: Sequence[InProcessRow]) -> dict[str, float]:
+    """Return each variant's median µs until the failing route's response was
+    complete."""
+    return {
         row.variant: row.median_complete_us
         for row in rows
         if row.route == FAILURE_ROUTE
     }
-    base = complete[BASELINE]
 
-    return [
-        f"in-process, GET {FAILURE_ROUTE}: {ours} response complete after"
-        f" {complete[ours]:.1f} µs, {_ratio(complete[ours], base)} {BASELINE}'s"
-        f" ({base:.1f} µs)"
-        for ours in COMPARED
-        if ours in complete
-    ]
+
+def instructions_complete(rows: Sequence[InstructionRow]) -> dict[str, float]:
+    """Return each variant's thousands of instructions until the failing
+    route's response was complete."""
+    return {
+        row.variant: row.per_request_complete / 1000
+        for row in rows
+        if row.route == FAILURE_ROUTE
+    }
 
 
 def inprocess_costs(rows: Sequence[InProcessRow]) -> dict[str, float]:
@@ -235,6 +257,8 @@ def instructions_json(rows: Sequence[InstructionRow]) -> dict[str, object]:
                 "requests": row.requests,
                 "instructions": row.instructions,
                 "per_request": row.per_request,
+                "complete_instructions": row.complete_instructions,
+                "per_request_complete": row.per_request_complete,
                 "statuses": {str(k): v for k, v in sorted(row.statuses.items())},
                 "mismatches": row.mismatches,
             }

@@ -7,17 +7,20 @@ benchmark only mean something as ratios within one run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import io
+import itertools
 import json
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -199,3 +202,108 @@ def test_each_layer_adds_instructions_to_the_json_route(counted: Run) -> None:
         < per_request["hiccup"]
         < per_request["stacked"]
     )
+
+
+def test_instructions_until_complete_leave_the_work_after_the_response_out(
+    counted: Run,
+) -> None:
+    rows = counted.results["instructions"]
+    assert isinstance(rows, dict)
+
+    assert all(r["per_request_complete"] > 0 for r in rows["rows"])
+    # hiccup writes its log lines after a response, so there is always
+    # something to leave out.
+    hiccup_rows = [r for r in rows["rows"] if r["variant"] == "hiccup"]
+    assert all(r["per_request_complete"] < r["per_request"] for r in hiccup_rows), [
+        (r["route"], r["per_request"], r["per_request_complete"]) for r in hiccup_rows
+    ]
+    assert "instructions, GET /boom: hiccup response complete after " in counted.output
+
+
+_SCOPE = {"type": "http", "method": "GET", "path": "/", "headers": []}
+
+
+def _instructions_driver() -> Any:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+    return importlib.import_module("bench.instructions")
+
+
+def _spied_steps(monkeypatch: pytest.MonkeyPatch, driver: Any) -> list[bool]:
+    """Make the driver's ``itertools.starmap`` say, while it runs, that it is
+    running."""
+    inside = [False]
+    real = itertools.starmap
+
+    def spy(function: Callable[..., object], arguments: Any) -> Iterator[object]:
+        def step(*args: object) -> object:
+            inside[0] = True
+            try:
+                return function(*args)
+            finally:
+                inside[0] = False
+
+        return real(step, arguments)
+
+    monkeypatch.setattr(driver.itertools, "starmap", spy)
+
+    return inside
+
+
+async def _answer(send: Callable[[dict[str, object]], Awaitable[None]]) -> None:
+    await send({"type": "http.response.start", "status": 201, "headers": []})
+    await send({"type": "http.response.body", "body": b"{}", "more_body": False})
+
+
+def test_driver_runs_only_the_work_after_the_response_in_its_starmap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    driver = _instructions_driver()
+    inside = _spied_steps(monkeypatch, driver)
+    seen: list[tuple[str, bool]] = []
+
+    async def app(scope: object, receive: object, send: Any) -> None:
+        seen.append(("before", inside[0]))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0.001)  # a future the driver awaits for the app
+        await _answer(send)
+        seen.append(("after", inside[0]))
+        await asyncio.sleep(0.001)
+        seen.append(("later", inside[0]))
+
+    status = asyncio.run(driver._until_complete(app, _SCOPE))
+
+    assert status == 201
+    assert seen == [("before", False), ("after", True), ("later", True)]
+
+
+def test_driver_survives_an_app_that_raises_after_its_response() -> None:
+    driver = _instructions_driver()
+
+    async def app(scope: object, receive: object, send: Any) -> None:
+        await _answer(send)
+        raise RuntimeError("after the response, as FastAPI's 500 does")
+
+    assert asyncio.run(driver._until_complete(app, _SCOPE)) == 201
+
+
+def test_left_out_cost_is_read_whether_or_not_the_binary_names_files(
+    tmp_path: Path,
+) -> None:
+    driver = _instructions_driver()
+    annotated = (
+        "  9,000 (100.0%)  ???:functools_reduce [libpython3.11.so]\n"
+        "  2,210,498 (11.47%)  ./Modules/itertoolsmodule.c:starmap_next [libpython]\n"
+        "        100 ( 0.00%)  ./Include/object.h:starmap_next [libpython]\n"
+        "     41 ( 0.01%)  starmap_next_other [libpython]\n"
+    )
+    script = tmp_path / "annotate"
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{annotated}EOF\n")
+    script.chmod(0o755)
+    bare = tmp_path / "bare"
+    bare.write_text("#!/bin/sh\necho '  7,001 (2.00%)  starmap_next [python3.11]'\n")
+    bare.chmod(0o755)
+
+    assert driver._left_out(str(script), tmp_path / "profile") == 2_210_498
+    assert driver._left_out(str(bare), tmp_path / "profile") == 7_001
