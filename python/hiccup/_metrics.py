@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from ._middleware import Exchange
 
 __all__ = [
+    "AMPLIFICATION_BUCKETS",
+    "BREAKER_STATES",
     "EXEMPLAR_SECONDS",
     "FIRST_CHUNK_BUCKETS",
     "HTTP_DURATION_BUCKETS",
@@ -76,6 +78,7 @@ __all__ = [
     "count_dropped",
     "default_metrics",
     "mark_process_dead",
+    "record_breaker_state",
     "use_metrics",
 ]
 
@@ -98,6 +101,10 @@ HTTP_DURATION_BUCKETS: Final = (
 )
 #: Body sizes in bytes: empty, then powers of four from 256 B to 16 MiB.
 SIZE_BUCKETS: Final = (0, *(4**n for n in range(4, 13)))
+#: Attempts per logical call: 1 is a call that needed no retry.
+AMPLIFICATION_BUCKETS: Final = (1, 2, 3, 4, 5, 8)
+#: The states of a circuit breaker, as the state gauge labels them.
+BREAKER_STATES: Final = ("closed", "open", "half_open")
 #: Queued jobs take longer than requests: from 50 ms to an hour.
 JOB_DURATION_BUCKETS: Final = (
     0.05,
@@ -183,6 +190,7 @@ class Metrics:
         self._define_work(registry)
         self._define_models(registry)
         self._define_health(registry)
+        self._define_resilience(registry)
         if not self.multiprocess:
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
@@ -314,6 +322,59 @@ class Metrics:
             "Telemetry a sink could not deliver and dropped.",
             ("sink",),
             registry=registry,
+        )
+
+    def _define_resilience(self, registry: CollectorRegistry) -> None:
+        self.fallbacks = Counter(
+            "hiccup_fallbacks",
+            "Answers an alternative gave in place of a failed call.",
+            ("component", "alternative", "reason"),
+            registry=registry,
+        )
+        self.partial_failures = Counter(
+            "hiccup_partial_failures",
+            "Components of a partial result that failed, by contract code.",
+            ("component", "code"),
+            registry=registry,
+        )
+        self.breaker_state = Gauge(
+            "hiccup_breaker_state",
+            "1 for the state a circuit breaker is in, 0 for the others.",
+            ("breaker", "state"),
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        self.breaker_transitions = Counter(
+            "hiccup_breaker_transitions",
+            "Changes of state of circuit breakers, by the state entered.",
+            ("breaker", "state"),
+            registry=registry,
+        )
+        self.retry_attempts = Counter(
+            "hiccup_retry_attempts",
+            "Attempts of retried calls, by outcome.",
+            ("dependency", "outcome"),
+            registry=registry,
+        )
+        self.retry_suppressed = Counter(
+            "hiccup_retry_suppressed",
+            "Retries that were due but not made, by reason.",
+            ("dependency", "reason"),
+            registry=registry,
+        )
+        self.retry_budget_tokens = Gauge(
+            "hiccup_retry_budget_tokens",
+            "Retries a dependency's retry budget would allow now.",
+            ("dependency",),
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.retry_amplification = Histogram(
+            "hiccup_retry_amplification",
+            "Attempts made per logical call.",
+            ("dependency",),
+            registry=registry,
+            buckets=AMPLIFICATION_BUCKETS,
         )
 
     def describe(self, settings: Settings) -> None:
@@ -595,6 +656,21 @@ def count_dropped(sink: str, amount: int = 1) -> None:
         amount: How many items were lost.
     """
     default_metrics().telemetry_dropped.labels(sink).inc(amount)
+
+
+def record_breaker_state(breaker: str, state: str, *, changed: bool = True) -> None:
+    """Set a breaker's state gauge, and count the change when it is one.
+
+    Args:
+        breaker: the breaker's name; a label, so a name from the code.
+        state: the state it is in now: ``closed``, ``open`` or ``half_open``.
+        changed: whether it entered that state, rather than started in it.
+    """
+    metrics = default_metrics()
+    for each in BREAKER_STATES:
+        metrics.breaker_state.labels(breaker, each).set(1 if each == state else 0)
+    if changed:
+        metrics.breaker_transitions.labels(breaker, state).inc()
 
 
 def count_client_event(kind: str, code: str | None = None) -> None:

@@ -43,7 +43,7 @@ _READ = frozenset(
         b"origin",
     }
 )
-_EXPOSED = b"X-Request-ID, Retry-After, X-Should-Retry"
+_EXPOSED = b"X-Request-ID, Retry-After, X-Should-Retry, X-Degraded"
 #: Headers of a replaced plain-text error response that stay on the envelope.
 _KEPT_HEADERS = frozenset(
     {b"allow", b"www-authenticate", b"retry-after", b"set-cookie", b"vary"}
@@ -90,6 +90,9 @@ class Exchange(RequestContext):
     sampled = False
     #: The headers of the response, once it has started.
     response_headers: Sequence[tuple[bytes, bytes]] = ()
+    #: The components a fallback or a partial result stood in for, named in
+    #: the response's ``X-Degraded`` header.
+    degraded: list[str] | None = None
     #: Called with the exchange as its response starts, if an observer set it:
     #: one whose span another instrumentation ends with the response's last
     #: message, before ``finished`` runs.
@@ -195,6 +198,8 @@ class Exchange(RequestContext):
             if self.on_response is not None:
                 _respond(self.on_response, self)
             headers = [*headers, self._request_id_header]
+            if self.degraded is not None:
+                headers.append((b"x-degraded", ", ".join(self.degraded).encode()))
             if self.origin:
                 _expose_headers(headers)
             message["headers"] = headers

@@ -16,16 +16,21 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from ._metrics import Metrics, default_metrics
 from ._problem import Problem
+
+if TYPE_CHECKING:
+    from .resilience import CircuitBreaker, RetryBudget, RetryPolicy
 
 __all__ = ["ModelCall", "current_model_call", "model_call"]
 
@@ -56,6 +61,7 @@ class ModelCall:
     __slots__ = (
         "_error_type",
         "_first_chunk",
+        "_guard",
         "_input_tokens",
         "_metrics",
         "_output_tokens",
@@ -68,8 +74,14 @@ class ModelCall:
     )
 
     def __init__(
-        self, provider: str, model: str, operation: str, metrics: Metrics | None = None
+        self,
+        provider: str,
+        model: str,
+        operation: str,
+        metrics: Metrics | None = None,
+        guard: Guard | None = None,
     ) -> None:
+        self._guard = guard
         self.provider = provider
         self.model = model
         self.operation = operation
@@ -112,6 +124,15 @@ class ModelCall:
         self._error_type = error_type
 
     def __enter__(self) -> ModelCall:
+        guard = self._guard
+        if guard is not None:
+            if guard.retry is not None:
+                raise TypeError(
+                    "a with block runs once: to retry a model call, decorate the"
+                    " function that makes it"
+                )
+            if guard.breaker is not None:
+                guard.breaker.__enter__()
         self._begin()
         self._tokens = self._bind()
 
@@ -127,6 +148,8 @@ class ModelCall:
             self._unbind(self._tokens)
             self._tokens = None
         self._end(exc)
+        if self._guard is not None and self._guard.breaker is not None:
+            self._guard.breaker.__exit__(kind, exc, traceback)
 
     async def __aenter__(self) -> ModelCall:
         return self.__enter__()
@@ -142,6 +165,14 @@ class ModelCall:
     def __call__(self, function: Callable[P, R]) -> Callable[P, R]:
         """Time every call of ``function``, which may be async or a generator."""
         wrap: Callable[[Any], Any]
+        streams = inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(
+            function
+        )
+        if streams and self._guard is not None:
+            raise TypeError(
+                "a stream cannot be retried or refused once it has begun: give"
+                " the breaker and retry policy to a call that is not a stream"
+            )
         if inspect.isasyncgenfunction(function):
             wrap = self._async_stream
         elif inspect.isgeneratorfunction(function):
@@ -157,16 +188,31 @@ class ModelCall:
         return ModelCall(self.provider, self.model, self.operation, self._metrics)
 
     def _call(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        guard = self._guard
+
         def timed(*args: Any, **kwargs: Any) -> Any:
-            with self._fresh():
-                return function(*args, **kwargs)
+            def once() -> Any:
+                with guard.admitted() if guard else nullcontext(), self._fresh():
+                    return function(*args, **kwargs)
+
+            if guard is None or guard.retry is None:
+                return once()
+            return guard.retry_sync(once)
 
         return timed
 
     def _async_call(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        guard = self._guard
+
         async def timed(*args: Any, **kwargs: Any) -> Any:
-            async with self._fresh():
-                return await function(*args, **kwargs)
+            async def once() -> Any:
+                with guard.admitted() if guard else nullcontext():
+                    async with self._fresh():
+                        return await function(*args, **kwargs)
+
+            if guard is None or guard.retry is None:
+                return await once()
+            return await guard.retry_async(once)
 
         return timed
 
@@ -285,10 +331,52 @@ def _error_type_of(exc: BaseException) -> str:
     return type(exc).__qualname__
 
 
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """What protects each call of a decorated model function: a breaker that
+    may refuse it, and retries under a budget."""
+
+    dependency: str
+    breaker: CircuitBreaker | None = None
+    retry: RetryPolicy | None = None
+    budget: RetryBudget | None = None
+
+    def admitted(self) -> AbstractContextManager[None]:
+        """Hold the breaker's permit across one attempt, if there is one."""
+        return self.breaker if self.breaker is not None else nullcontext()
+
+    def retry_sync(self, once: Callable[[], R]) -> R:
+        from .resilience._observe import track_attempts  # noqa: PLC0415
+        from .resilience._retry import retry_sync  # noqa: PLC0415
+
+        assert self.retry is not None
+        hooks = track_attempts(self.dependency)
+        return retry_sync(once, self.retry, budget=self.budget, **hooks)
+
+    async def retry_async(self, once: Callable[[], Awaitable[R]]) -> R:
+        from .resilience._observe import track_attempts  # noqa: PLC0415
+        from .resilience._retry import retry  # noqa: PLC0415
+
+        assert self.retry is not None
+        hooks = track_attempts(self.dependency)
+        return await retry(once, self.retry, budget=self.budget, **hooks)
+
+
 def model_call(
-    provider: str, model: str, operation: str, *, metrics: Metrics | None = None
+    provider: str,
+    model: str,
+    operation: str,
+    *,
+    metrics: Metrics | None = None,
+    breaker: CircuitBreaker | None = None,
+    retry: RetryPolicy | None = None,
+    budget: RetryBudget | None = None,
 ) -> ModelCall:
     """Return a call to a model, to use with ``with`` or as a decorator.
+
+        @model_call("openai", "gpt-4.1", "chat", breaker=breaker, retry=policy,
+                    budget=budget)
+        async def draft(prompt: str) -> str: ...
 
     Args:
         provider: Who serves the model, as OpenTelemetry names providers
@@ -297,10 +385,22 @@ def model_call(
         operation: What is asked (``chat``, ``embeddings``,
             ``text_completion``, ...).
         metrics: Where to record; the default metrics when not given.
+        breaker: refuses calls while the model keeps failing, raising
+            ``CircuitOpen``; each attempt holds one of its permits.
+        retry: retries a decorated function's failed calls, each attempt
+            timed and traced as a call of its own. A ``with`` block runs once,
+            so it takes a breaker but no retries; neither applies to streams.
+        budget: caps the retries, shared by every call to the model.
 
-    The three are labels: pass names from the code, never from a request.
+    The three names are labels: pass names from the code, never from a
+    request. With a provider SDK, turn its own retries off: two layers of
+    retries multiply the attempts.
     """
-    return ModelCall(provider, model, operation, metrics)
+    guard = None
+    if breaker is not None or retry is not None or budget is not None:
+        guard = Guard(f"{provider}:{model}", breaker, retry, budget)
+
+    return ModelCall(provider, model, operation, metrics, guard)
 
 
 def current_model_call() -> ModelCall | None:

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from contextvars import Token
 from functools import partial
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -58,6 +58,7 @@ from ._span import (
 
 __all__ = [
     "EXPORT_TIMEOUT_SECONDS",
+    "RESEND_COUNT",
     "Tracing",
     "TracingObserver",
     "configure_tracing",
@@ -71,6 +72,10 @@ __all__ = [
 #: ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` or ``OTEL_EXPORTER_OTLP_TIMEOUT``
 #: says; the SDK's 10 s leaves spans piling up behind a stalled collector.
 EXPORT_TIMEOUT_SECONDS: Final = 3.0
+#: The httpx request extension in which a retrying transport says how often
+#: the request was sent before; its client span gets it as
+#: ``http.request.resend_count``.
+RESEND_COUNT: Final = "hiccup.resend_count"
 _TRACER = "hiccup"
 #: The scope key FastAPI's own request telemetry looks for: present, FastAPI
 #: leaves the request to whoever set it, as it does for a mounted app.
@@ -339,7 +344,23 @@ def _instrument_httpx(provider: trace.TracerProvider) -> None:
         return
     instrumentor = HTTPXClientInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=provider)
+        instrumentor.instrument(
+            tracer_provider=provider,
+            request_hook=_resend_count,
+            async_request_hook=_async_resend_count,
+        )
+
+
+def _resend_count(span: Span, request: Any) -> None:
+    """Say on a client span how often its request was sent before, as a
+    retrying transport records it in the request's extensions."""
+    count = request.extensions.get(RESEND_COUNT) if request.extensions else None
+    if count and span.is_recording():
+        span.set_attribute("http.request.resend_count", count)
+
+
+async def _async_resend_count(span: Span, request: Any) -> None:
+    _resend_count(span, request)
 
 
 class _Headers(Getter[list[tuple[bytes, bytes]]]):

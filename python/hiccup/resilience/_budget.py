@@ -1,0 +1,193 @@
+"""A retry budget: a cap on how many retries one process sends a dependency.
+
+Retries help while a few calls fail and hurt when most do: if every caller
+retries twice, an outage triples the load on the dependency that is already
+down. A budget keeps retries to a share of the requests over a sliding
+window, so that in an outage the extra load is at most that share.
+
+Two sources of tokens add up:
+
+- the **ratio**: each request recorded in the last ``window`` seconds earns
+  ``ratio`` of a retry, and each retry granted from it is spent for as long
+  as the window still holds it;
+- the **floor**: a token bucket refilled at ``min_per_second``, so that a
+  dependency called too rarely to earn a whole retry can still retry.
+
+A retry is taken from the ratio when it has a whole token, otherwise from
+the floor. Create one budget per dependency and share it among every call
+to that dependency in the process; it is thread-safe.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "BUDGET_MIN_PER_SECOND",
+    "BUDGET_RATIO",
+    "BUDGET_WINDOW",
+    "BudgetConfig",
+    "RetryBudget",
+]
+
+#: Share of the requests in the window that may be retried.
+BUDGET_RATIO: Final = 0.1
+#: Seconds of requests and retries the ratio counts.
+BUDGET_WINDOW: Final = 10.0
+#: Retries per second allowed whatever the traffic.
+BUDGET_MIN_PER_SECOND: Final = 1.0
+
+# Rounded before comparing, so that 29% of 100 requests earns 29 retries
+# rather than the 28.999999999999996 that float arithmetic gives.
+_DIGITS: Final = 9
+
+
+def _check_number(name: str, value: object, *, positive: bool) -> None:
+    bound = "> 0" if positive else ">= 0"
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+        or (positive and value == 0)
+    ):
+        raise ValueError(f"{name} must be a finite number {bound}, not {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetConfig:
+    """How many retries a budget grants.
+
+    Args:
+        ratio: retries earned per request in the window; 0.1 lets one
+            request in ten be retried once.
+        window: seconds a request (and a retry spent from the ratio) counts.
+        min_per_second: rate at which the floor refills. The floor holds at
+            most ``max(1, min_per_second)`` tokens, so it never saves up a
+            burst while the dependency is quiet. 0 turns it off.
+
+    Raises:
+        ValueError: a value is negative, not finite, or the window is 0.
+    """
+
+    ratio: float = BUDGET_RATIO
+    window: float = BUDGET_WINDOW
+    min_per_second: float = BUDGET_MIN_PER_SECOND
+
+    def __post_init__(self) -> None:
+        _check_number("ratio", self.ratio, positive=False)
+        _check_number("window", self.window, positive=True)
+        _check_number("min_per_second", self.min_per_second, positive=False)
+
+    @property
+    def floor_capacity(self) -> float:
+        """The most tokens the floor holds.
+
+        At least one whole token, or a floor slower than one per second
+        could never grant a retry.
+        """
+        if self.min_per_second == 0:
+            return 0.0
+
+        return max(1.0, self.min_per_second)
+
+
+class RetryBudget:
+    """The retries one process may still send one dependency.
+
+    The retrying call records a request when it makes the first attempt of
+    a call, and asks for a token when it schedules a retry, before waiting:
+    retries are not requests, so they never earn budget for more retries,
+    and a retry that is waiting holds its token.
+
+    Args:
+        config: how many retries the budget grants.
+        dependency: the name of the dependency, for metrics and logs.
+        clock: monotonic seconds; ``time.monotonic`` unless a test or a
+            simulation drives time itself.
+    """
+
+    def __init__(
+        self,
+        config: BudgetConfig | None = None,
+        *,
+        dependency: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config or BudgetConfig()
+        self.dependency = dependency
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._requests: deque[float] = deque()
+        self._spent: deque[float] = deque()
+        # The floor's level is kept as of its last spend and computed from
+        # there on each read, so that reading it often adds no rounding.
+        self._floor_level = self.config.floor_capacity
+        self._floor_since = clock()
+
+    def __repr__(self) -> str:
+        return f"RetryBudget({self.config!r}, dependency={self.dependency!r})"
+
+    def record_request(self) -> None:
+        """Count one request: the first attempt of a call."""
+        with self._lock:
+            now = self._clock()
+            self._forget(now)
+            self._requests.append(now)
+
+    def try_acquire(self) -> bool:
+        """Take a token for one retry; return whether there was one."""
+        with self._lock:
+            now = self._clock()
+            self._forget(now)
+            if self._ratio_left() >= 1:
+                self._spent.append(now)
+                return True
+            floor = self._floor(now)
+            if floor >= 1:
+                self._floor_level = floor - 1
+                self._floor_since = now
+                return True
+
+            return False
+
+    def tokens(self) -> float:
+        """Return the tokens left, fractions included, for a gauge."""
+        with self._lock:
+            now = self._clock()
+            self._forget(now)
+
+            return max(0.0, self._ratio_left()) + self._floor(now)
+
+    def available(self) -> int:
+        """Return how many retries ``try_acquire`` would grant right now."""
+        with self._lock:
+            now = self._clock()
+            self._forget(now)
+            ratio = max(0, math.floor(self._ratio_left()))
+
+            return ratio + math.floor(self._floor(now))
+
+    def _ratio_left(self) -> float:
+        earned = round(self.config.ratio * len(self._requests), _DIGITS)
+        return earned - len(self._spent)
+
+    def _forget(self, now: float) -> None:
+        # The window is (now - window, now]: an entry exactly `window`
+        # seconds old no longer counts.
+        horizon = now - self.config.window
+        for entries in (self._requests, self._spent):
+            while entries and entries[0] <= horizon:
+                entries.popleft()
+
+    def _floor(self, now: float) -> float:
+        elapsed = max(0.0, now - self._floor_since)
+        refilled = self._floor_level + elapsed * self.config.min_per_second
+
+        return min(self.config.floor_capacity, refilled)

@@ -1,0 +1,40 @@
+"""Where retries report to: Prometheus counters and the budget gauge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._metrics import default_metrics
+from ._budget import RetryBudget
+from ._retry import Attempt, SuppressedRetry
+
+__all__ = ["record_budget", "track_attempts"]
+
+
+def track_attempts(dependency: str) -> dict[str, Any]:
+    """Return the hooks of ``retry`` that record a dependency's attempts,
+    suppressed retries and attempts per call in Prometheus.
+
+        await retry(call, policy, budget=budget, **track_attempts("search"))
+    """
+    metrics = default_metrics()
+    attempts = metrics.retry_attempts
+    made = [0]
+
+    def on_attempt(attempt: Attempt) -> None:
+        made[0] = attempt.number
+        attempts.labels(dependency, attempt.outcome).inc()
+        if attempt.outcome != "retry":
+            metrics.retry_amplification.labels(dependency).observe(attempt.number)
+
+    def on_suppressed(suppressed: SuppressedRetry) -> None:
+        metrics.retry_suppressed.labels(dependency, suppressed.reason).inc()
+
+    return {"on_attempt": on_attempt, "on_suppressed": on_suppressed}
+
+
+def record_budget(budget: RetryBudget) -> None:
+    """Set the budget gauge of a dependency to the retries it allows now."""
+    default_metrics().retry_budget_tokens.labels(budget.dependency).set(
+        budget.available()
+    )
