@@ -1,7 +1,7 @@
 """``python -m bench``: what hiccup costs per request, beside the alternatives.
 
     python -m bench [--rounds R] [--requests N] [--seconds S]
-                    [--mode inprocess|loopback|both|instructions]
+                    [--mode inprocess|loopback|both|storm|instructions]
                     [--variants NAME,...] [--quick] [--json PATH]
 
 The variants take turns within each round (in process, slice by slice), and
@@ -10,6 +10,12 @@ neighbour on a shared machine spreads over all of them instead of landing on
 one. Compare the ratios of one run: absolute numbers from different runs or
 machines do not compare. ``--mode instructions`` counts instructions per
 request under valgrind instead, which a neighbour's load does not change.
+
+``--mode storm`` runs only a simulated retry storm (see ``bench.storm``): how
+hiccup's retries, budget and breaker load a failing dependency, beside no
+retries, naive ones and plain backoff. It runs in simulated time, seeded, in
+a few seconds, so the default mode, ``both``, runs it too, after the
+measurements; ``--quick`` leaves it as it is.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from . import inprocess, instructions, loopback, report
+from . import inprocess, instructions, loopback, report, storm
 from .apps import BASELINE, ROUTES, VARIANTS
 
 __all__ = ["main"]
@@ -101,10 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--mode",
-        choices=("inprocess", "loopback", "both", "instructions"),
+        choices=("inprocess", "loopback", "both", "storm", "instructions"),
         default="both",
-        help="calls in process, requests over loopback, or both (default both);"
-        " or instructions counted by valgrind, in process",
+        help="calls in process, requests over loopback, or both and then the"
+        " storm (default both); or only the simulated retry storm; or"
+        " instructions counted by valgrind, in process",
     )
     parser.add_argument(
         "--variants",
@@ -245,6 +252,20 @@ def _run_loopback(
     return sum(row.mismatches for row in rows)
 
 
+def _run_storm(results: dict[str, object]) -> None:
+    """Print the retry storm's table and keep its results and targets."""
+    rows = storm.run_all()
+    checks = storm.targets(rows)
+    _report(
+        results,
+        "storm",
+        heading=storm.heading(),
+        table=storm.storm_table(rows),
+        document=storm.storm_json(rows, checks),
+        summary=storm.summary_lines(checks),
+    )
+
+
 def _summary(results: dict[str, object]) -> list[str]:
     lines = results.setdefault("summary", [])
     assert isinstance(lines, list)
@@ -303,6 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["loopback"] = {"skipped": "wrk not found"}
         else:
             mismatches += _run_loopback(options, wrk, results)
+    if options.mode in {"storm", "both"}:
+        # Missed targets are in the summary: the status is for a broken run.
+        _run_storm(results)
 
     for line in _summary(results):
         print(line)

@@ -9,17 +9,25 @@ Two sources of tokens add up:
 
 - the **ratio**: each request recorded in the last ``window`` seconds earns
   ``ratio`` of a retry, and each retry granted from it is spent for as long
-  as the window still holds it;
+  as the window still holds it. The same share holds over the last
+  ``burst_window`` too, so that what a healthy spell earned is not spent in
+  one burst the moment a fault begins;
 - the **floor**: a token bucket refilled at ``min_per_second``, so that a
   dependency called too rarely to earn a whole retry can still retry.
 
 A retry is taken from the ratio when it has a whole token, otherwise from
-the floor. Create one budget per dependency and share it among every call
-to that dependency in the process; it is thread-safe.
+the floor. A retry that succeeds gives its token back (``refund``): what
+the budget bounds is the load retries add to a dependency that fails, and
+a retry that succeeded found the dependency serving. So a dependency that
+fails one call in five at random, with room to spare, gets nearly every
+retry it needs, while one that is down gets a tenth more calls and no more.
+Create one budget per dependency and share it among every call to that
+dependency in the process; it is thread-safe.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
@@ -29,6 +37,7 @@ from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "BUDGET_BURST_WINDOW",
     "BUDGET_MIN_PER_SECOND",
     "BUDGET_RATIO",
     "BUDGET_WINDOW",
@@ -42,6 +51,8 @@ BUDGET_RATIO: Final = 0.1
 BUDGET_WINDOW: Final = 10.0
 #: Retries per second allowed whatever the traffic.
 BUDGET_MIN_PER_SECOND: Final = 1.0
+#: Seconds over which the ratio also holds, against bursts.
+BUDGET_BURST_WINDOW: Final = 1.0
 
 # Rounded before comparing, so that 29% of 100 requests earns 29 retries
 # rather than the 28.999999999999996 that float arithmetic gives.
@@ -71,19 +82,29 @@ class BudgetConfig:
         min_per_second: rate at which the floor refills. The floor holds at
             most ``max(1, min_per_second)`` tokens, so it never saves up a
             burst while the dependency is quiet. 0 turns it off.
+        burst_window: seconds over which the ratio holds as well; at most
+            ``window``.
 
     Raises:
-        ValueError: a value is negative, not finite, or the window is 0.
+        ValueError: a value is negative, not finite, the window is 0, or
+            the burst window is 0 or longer than the window.
     """
 
     ratio: float = BUDGET_RATIO
     window: float = BUDGET_WINDOW
     min_per_second: float = BUDGET_MIN_PER_SECOND
+    burst_window: float = BUDGET_BURST_WINDOW
 
     def __post_init__(self) -> None:
         _check_number("ratio", self.ratio, positive=False)
         _check_number("window", self.window, positive=True)
         _check_number("min_per_second", self.min_per_second, positive=False)
+        _check_number("burst_window", self.burst_window, positive=True)
+        if self.burst_window > self.window:
+            raise ValueError(
+                f"burst_window must be at most window ({self.window!r}),"
+                f" not {self.burst_window!r}"
+            )
 
     @property
     def floor_capacity(self) -> float:
@@ -146,7 +167,7 @@ class RetryBudget:
         with self._lock:
             now = self._clock()
             self._forget(now)
-            if self._ratio_left() >= 1:
+            if self._ratio_left() >= 1 and self._burst_left(now) >= 1:
                 self._spent.append(now)
                 return True
             floor = self._floor(now)
@@ -157,26 +178,45 @@ class RetryBudget:
 
             return False
 
+    def refund(self) -> None:
+        """Give back the token of a retry that succeeded."""
+        with self._lock:
+            if self._spent:
+                self._spent.pop()
+                return
+            now = self._clock()
+            self._floor_level = min(self.config.floor_capacity, self._floor(now) + 1)
+            self._floor_since = now
+
     def tokens(self) -> float:
         """Return the tokens left, fractions included, for a gauge."""
         with self._lock:
             now = self._clock()
             self._forget(now)
 
-            return max(0.0, self._ratio_left()) + self._floor(now)
+            ratio = min(self._ratio_left(), self._burst_left(now))
+
+            return max(0.0, ratio) + self._floor(now)
 
     def available(self) -> int:
         """Return how many retries ``try_acquire`` would grant right now."""
         with self._lock:
             now = self._clock()
             self._forget(now)
-            ratio = max(0, math.floor(self._ratio_left()))
+            ratio = min(self._ratio_left(), self._burst_left(now))
 
-            return ratio + math.floor(self._floor(now))
+            return max(0, math.floor(ratio)) + math.floor(self._floor(now))
 
     def _ratio_left(self) -> float:
         earned = round(self.config.ratio * len(self._requests), _DIGITS)
         return earned - len(self._spent)
+
+    def _burst_left(self, now: float) -> float:
+        horizon = now - self.config.burst_window
+        requests = len(self._requests) - bisect.bisect_right(self._requests, horizon)
+        spent = len(self._spent) - bisect.bisect_right(self._spent, horizon)
+
+        return round(self.config.ratio * requests, _DIGITS) - spent
 
     def _forget(self, now: float) -> None:
         # The window is (now - window, now]: an entry exactly `window`

@@ -640,7 +640,10 @@ class _Call:
             retryable=self.classify(value if error is None else error),
         )
         if not self.last.retryable:
-            self._report("failure" if self.last.failed else "success")
+            failed = self.last.failed
+            if not failed and self.attempts > 1 and self.budget is not None:
+                self.budget.refund()
+            self._report("failure" if failed else "success")
 
         return self.last
 

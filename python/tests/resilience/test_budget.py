@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import threading
@@ -14,6 +15,7 @@ from hiccup.resilience._budget import (
     BudgetConfig,
     RetryBudget,
 )
+from hiccup.resilience._retry import RetryPolicy, retry
 
 
 class Clock:
@@ -210,7 +212,7 @@ def test_the_ratio_is_spent_before_the_floor(
 def test_a_request_counts_until_the_window_has_passed(
     make_budget: MakeBudget, clock: Clock
 ) -> None:
-    budget = make_budget(min_per_second=0)
+    budget = make_budget(min_per_second=0, burst_window=10.0)
     record(budget, 10)
 
     clock.now += 9.999
@@ -230,7 +232,7 @@ def test_a_request_stops_counting_once_the_window_has_passed(
 def test_a_spent_retry_is_given_back_when_it_leaves_the_window(
     make_budget: MakeBudget, clock: Clock
 ) -> None:
-    budget = make_budget(min_per_second=0)
+    budget = make_budget(min_per_second=0, burst_window=10.0)
     record(budget, 10)
     budget.try_acquire()
     clock.now += 5
@@ -246,7 +248,7 @@ def test_a_spent_retry_is_given_back_when_it_leaves_the_window(
 def test_the_window_slides_rather_than_resets(
     make_budget: MakeBudget, clock: Clock
 ) -> None:
-    budget = make_budget(min_per_second=0)
+    budget = make_budget(min_per_second=0, burst_window=10.0)
     for second in range(20):
         clock.now = 1000.0 + second
         budget.record_request()
@@ -321,3 +323,69 @@ def test_threads_recording_requests_lose_none(make_budget: MakeBudget) -> None:
         thread.join()
 
     assert budget.available() == 400
+
+
+def test_what_a_healthy_spell_earned_is_not_spent_in_one_burst(
+    make_budget: MakeBudget, clock: Clock
+) -> None:
+    budget = make_budget(min_per_second=0)
+    for tenth in range(100):  # 10 s at 10 requests a second
+        clock.now = 1000.0 + tenth / 10
+        budget.record_request()
+    clock.now = 1010.0 - 0.05
+
+    # The window holds 10 retries; the last second, 1.
+    granted = [budget.try_acquire() for _ in range(10)]
+    assert granted == [True] + [False] * 9
+    assert budget.available() == 0
+
+
+def test_the_burst_window_cannot_exceed_the_window() -> None:
+    with pytest.raises(ValueError, match=r"burst_window must be at most window"):
+        BudgetConfig(window=5.0, burst_window=6.0)
+
+
+def test_a_retry_that_succeeded_gives_its_token_back(
+    make_budget: MakeBudget,
+) -> None:
+    budget = make_budget(min_per_second=0)
+    record(budget, 10)
+
+    assert budget.try_acquire() is True
+    assert budget.try_acquire() is False
+    budget.refund()
+    assert budget.try_acquire() is True
+
+
+def test_a_refund_of_a_floor_token_refills_the_floor_up_to_its_capacity(
+    make_budget: MakeBudget,
+) -> None:
+    budget = make_budget(min_per_second=1.0)
+
+    assert budget.try_acquire() is True  # from the floor: no requests yet
+    assert budget.try_acquire() is False
+    budget.refund()
+    budget.refund()
+    assert budget.available() == 1
+
+
+def test_a_retrying_call_refunds_the_retry_that_worked(
+    make_budget: MakeBudget,
+) -> None:
+    budget = make_budget(min_per_second=0)
+    record(budget, 9)  # with the call's own request: 10, one retry
+    outcomes = iter([ConnectionRefusedError(), "done"])
+
+    async def call() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    policy = RetryPolicy(sleep=sleep, random=lambda: 0.0)
+
+    assert asyncio.run(retry(call, policy, budget=budget)) == "done"
+    assert budget.available() == 1
