@@ -72,8 +72,11 @@ __all__ = [
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: Seconds of outcomes a closed breaker judges its dependency by.
-WINDOW: Final = 30.0
+#: Seconds of outcomes a closed breaker judges its dependency by. Short
+#: enough that a fault of a few seconds outweighs the healthy spell before
+#: it while it lasts: with 30 s, a 10 s brown-out opened the breaker only
+#: after it had ended, and clients were kept from a recovered dependency.
+WINDOW: Final = 10.0
 #: Slices of the window; outcomes leave the window one slice at a time.
 BUCKETS: Final = 10
 #: Calls the window must hold before any rate can open the breaker.

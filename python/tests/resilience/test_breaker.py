@@ -74,7 +74,9 @@ def clock() -> Clock:
 @pytest.fixture
 def make_breaker(clock: Clock) -> MakeBreaker:
     """Return a factory of breakers on the fake clock, with a jitter draw of
-    0.5 (no spread) unless told otherwise, and unique names."""
+    0.5 (no spread) unless told otherwise, and unique names. Their window is
+    30 s in 3 s buckets unless told otherwise, which keeps the window's
+    timings apart from the open times."""
 
     def make(
         *,
@@ -83,6 +85,7 @@ def make_breaker(clock: Clock) -> MakeBreaker:
         classify: Callable[[BaseException], Verdict] = classify,
         **policy: Any,
     ) -> CircuitBreaker:
+        policy.setdefault("window", 30.0)
         return CircuitBreaker(
             f"dependency-{next(_names)}",
             BreakerPolicy(**policy),
@@ -137,7 +140,7 @@ def test_policy_defaults() -> None:
     policy = BreakerPolicy()
 
     assert dataclasses.asdict(policy) == {
-        "window": 30.0,
+        "window": 10.0,
         "buckets": 10,
         "minimum_calls": 20,
         "failure_rate": 0.5,
@@ -1233,7 +1236,14 @@ def test_a_closed_breaker_reads_as_such(make_breaker: MakeBreaker) -> None:
         WindowCounts(),
     )
     assert repr(breaker) == f"CircuitBreaker({breaker.name!r}, state='closed')"
+    assert breaker.policy == BreakerPolicy(window=30.0)
+
+
+def test_a_breaker_made_without_a_policy_has_the_default_one() -> None:
+    breaker = CircuitBreaker(f"dependency-{next(_names)}")
+
     assert breaker.policy == BreakerPolicy()
+    assert breaker.policy.window == 10.0
 
 
 def test_window_counts_are_a_read_only_snapshot(make_breaker: MakeBreaker) -> None:
