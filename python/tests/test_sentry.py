@@ -516,10 +516,10 @@ def test_secrets_and_personal_data_arrive_redacted(
     request = event["request"]
     assert {
         name: request["headers"][name]
-        for name in ("authorization", "cookie", "refresh-token", "x-forwarded-for")
-    } == dict.fromkeys(
-        ("authorization", "cookie", "refresh-token", "x-forwarded-for"), REDACTED
-    )
+        for name in ("authorization", "cookie", "refresh-token")
+    } == dict.fromkeys(("authorization", "cookie", "refresh-token"), REDACTED)
+    # sentry-sdk 2.76 and later scrub this one themselves, before before_send.
+    assert request["headers"]["x-forwarded-for"] in {REDACTED, "[Filtered]"}
     assert request["headers"]["x-draft"] == "d-1"
     assert request["query_string"] == {"token": REDACTED, "lang": "fr"}
     assert request["url"] == "http://writer.test/bound"
