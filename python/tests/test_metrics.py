@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
+import types
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -16,6 +18,7 @@ from starlette.types import ASGIApp
 from support import load_module
 
 from hiccup import _metrics as hiccup_metrics
+from hiccup import _middleware as hiccup_middleware
 from hiccup._metrics import (
     Metrics,
     MetricsEndpoint,
@@ -379,6 +382,14 @@ def test_a_bucket_takes_one_exemplar_a_second(
 ) -> None:
     now = [1000.0]
     monkeypatch.setattr(hiccup_metrics.time, "monotonic", lambda: now[0])
+    # Every request takes 1 ms, so that all of them fall in one bucket
+    # however loaded the machine is.
+    ticks = itertools.count()
+    monkeypatch.setattr(
+        hiccup_middleware,
+        "time",
+        types.SimpleNamespace(perf_counter=lambda: next(ticks) * 0.001),
+    )
     traces = [f"{n:032x}" for n in (0xA1, 0xB2, 0xC3)]
 
     def fetch_traced(trace_id: str) -> None:
