@@ -1,0 +1,54 @@
+"""Health checks for liveness, readiness and startup probes.
+
+    from hiccup.health import Group, Health, sqlalchemy_ping
+
+    health = Health()
+    health.add("db", sqlalchemy_ping(engine), measurement="responseTime")
+    await health.start()
+    health.report(Group.READY)
+
+Checks run in the background on their own intervals and timeouts; reports
+read their cached results, so a probe never waits for a dependency.
+"""
+
+from ._builtin import (
+    asyncpg_ping,
+    breakers_check,
+    event_loop_lag,
+    http_dependency,
+    redis_ping,
+    sqlalchemy_ping,
+    startup_complete,
+)
+from ._checks import (
+    Check,
+    CheckFunction,
+    Group,
+    Health,
+    Outcome,
+    Report,
+    Result,
+    ResultHook,
+    Status,
+    overall_status,
+)
+
+__all__ = [
+    "Check",
+    "CheckFunction",
+    "Group",
+    "Health",
+    "Outcome",
+    "Report",
+    "Result",
+    "ResultHook",
+    "Status",
+    "asyncpg_ping",
+    "breakers_check",
+    "event_loop_lag",
+    "http_dependency",
+    "overall_status",
+    "redis_ping",
+    "sqlalchemy_ping",
+    "startup_complete",
+]
