@@ -62,6 +62,7 @@ __all__ = [
     "BREAKER_STATES",
     "EXEMPLAR_SECONDS",
     "FIRST_CHUNK_BUCKETS",
+    "HEALTH_DURATION_BUCKETS",
     "HTTP_DURATION_BUCKETS",
     "HTTP_METHODS",
     "JOB_DURATION_BUCKETS",
@@ -79,6 +80,7 @@ __all__ = [
     "default_metrics",
     "mark_process_dead",
     "record_breaker_state",
+    "record_health_result",
     "use_metrics",
 ]
 
@@ -101,6 +103,8 @@ HTTP_DURATION_BUCKETS: Final = (
 )
 #: Body sizes in bytes: empty, then powers of four from 256 B to 16 MiB.
 SIZE_BUCKETS: Final = (0, *(4**n for n in range(4, 13)))
+#: Health check runs: a ping takes milliseconds, a timeout a second or so.
+HEALTH_DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 #: Attempts per logical call: 1 is a call that needed no retry.
 AMPLIFICATION_BUCKETS: Final = (1, 2, 3, 4, 5, 8)
 #: The states of a circuit breaker, as the state gauge labels them.
@@ -322,6 +326,20 @@ class Metrics:
             "Telemetry a sink could not deliver and dropped.",
             ("sink",),
             registry=registry,
+        )
+        self.health_status = Gauge(
+            "hiccup_health_check_status",
+            "Latest result of a health check: 1 pass, 0.5 warn, 0 fail.",
+            ("check", "group"),
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
+        self.health_duration = Histogram(
+            "hiccup_health_check_duration_seconds",
+            "Duration of health check runs.",
+            ("check",),
+            registry=registry,
+            buckets=HEALTH_DURATION_BUCKETS,
         )
 
     def _define_resilience(self, registry: CollectorRegistry) -> None:
@@ -671,6 +689,23 @@ def record_breaker_state(breaker: str, state: str, *, changed: bool = True) -> N
         metrics.breaker_state.labels(breaker, each).set(1 if each == state else 0)
     if changed:
         metrics.breaker_transitions.labels(breaker, state).inc()
+
+
+def record_health_result(
+    check: str, groups: Sequence[str], score: float, duration: float
+) -> None:
+    """Set a health check's status gauge in each of its groups and time its run.
+
+    Args:
+        check: the check's name; a label, so a name from the code.
+        groups: the groups it belongs to: ``live``, ``ready``, ``startup``.
+        score: 1 for pass, 0.5 for warn, 0 for fail.
+        duration: seconds the run took.
+    """
+    metrics = default_metrics()
+    for group in groups:
+        metrics.health_status.labels(check, group).set(score)
+    metrics.health_duration.labels(check).observe(duration)
 
 
 def count_client_event(kind: str, code: str | None = None) -> None:

@@ -50,6 +50,7 @@ from types import TracebackType
 from typing import Final, TypeAlias
 
 from .._logging import get_logger
+from .._metrics import record_health_result
 
 __all__ = [
     "INTERVAL",
@@ -362,7 +363,9 @@ class Health:
 
     Args:
         on_result: called with the check and its result after every run,
-            to feed metrics; see ``ResultHook``.
+            besides the ``hiccup_health_check_status`` gauge (1, 0.5, 0 per
+            group) and the run-duration histogram hiccup records itself;
+            see ``ResultHook``.
         clock: a monotonic clock, in seconds, for durations and staleness.
         wall_clock: returns the current UTC time, for ``Result.time``.
         random: draws in [0, 1) for the jitter of the intervals.
@@ -691,10 +694,15 @@ class Health:
         before = None if previous is None else previous.result.status
         if result.status is not (Status.PASS if before is None else before):
             self._log_change(check, before, result)
-        if self._on_result is None:
-            return
         try:
-            self._on_result(check, result)
+            record_health_result(
+                check.name,
+                [group.value for group in check.groups],
+                result.status.score,
+                result.duration,
+            )
+            if self._on_result is not None:
+                self._on_result(check, result)
         except Exception as exc:
             # A broken metric must not stop the checks it would report on.
             _log.warning(

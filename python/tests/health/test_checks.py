@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from support import LogCapture
 
+from hiccup._metrics import Metrics, use_metrics
 from hiccup.health import (
     Check,
     Group,
@@ -1087,3 +1088,34 @@ def test_a_failing_hook_breaks_nothing(
         ("db", "Boom")
     }
     assert len([line for line in failures if line["check"] == "db"]) == 3
+
+
+def test_every_run_sets_the_status_gauge_of_each_group_and_times_the_run(
+    make_health: Callable[..., Health],
+) -> None:
+    metrics = Metrics()
+    previous = use_metrics(metrics)
+    outcomes = iter([Status.WARN, Status.FAIL])
+    try:
+        health = make_health()
+        health.add("cache", lambda: next(outcomes), groups=(Group.LIVE, Group.READY))
+
+        def status(group: str) -> float | None:
+            return metrics.registry.get_sample_value(
+                "hiccup_health_check_status", {"check": "cache", "group": group}
+            )
+
+        asyncio.run(health.refresh("cache"))
+        warned = (status("live"), status("ready"))
+        asyncio.run(health.refresh("cache"))
+        failed = (status("live"), status("ready"))
+        runs = metrics.registry.get_sample_value(
+            "hiccup_health_check_duration_seconds_count", {"check": "cache"}
+        )
+    finally:
+        use_metrics(previous)
+
+    assert warned == (0.5, 0.5)
+    assert failed == (0.0, 0.0)
+    assert status("startup") is None
+    assert runs == 2
