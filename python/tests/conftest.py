@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 from support import LogCapture
 
 import hiccup
+from hiccup._metrics import Metrics, use_metrics
 
 
 @pytest.fixture
@@ -51,3 +52,13 @@ def provider(spans: InMemorySpanExporter) -> Iterator[TracerProvider]:
     provider.add_span_processor(SimpleSpanProcessor(spans))
     yield provider
     provider.shutdown()
+
+
+@pytest.fixture
+def metrics() -> Iterator[Metrics]:
+    """Fresh metrics, the default for the test's duration; a test module may
+    define its own ``metrics`` instead."""
+    fresh = Metrics()
+    previous = use_metrics(fresh)
+    yield fresh
+    use_metrics(previous)

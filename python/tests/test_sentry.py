@@ -29,7 +29,7 @@ from support import LogCapture
 import hiccup
 from hiccup import Code, Problem, context
 from hiccup._logging import REDACTED, Redactor
-from hiccup._metrics import Metrics, use_metrics
+from hiccup._metrics import Metrics
 from hiccup._middleware import Observer
 from hiccup._sentry import SentryObserver, configure_sentry, redact_event
 
@@ -161,14 +161,6 @@ def get(
 def ingest() -> Iterator[SentryIngest]:
     with SentryIngest() as running:
         yield running
-
-
-@pytest.fixture
-def metrics() -> Iterator[Metrics]:
-    fresh = Metrics()
-    previous = use_metrics(fresh)
-    yield fresh
-    use_metrics(previous)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ import pytest
 from flaky_server import Flaky, flaky_server
 from redis_server import RedisServer, redis_server
 
-from hiccup._metrics import Metrics, use_metrics
-
 
 @pytest.fixture(scope="session")
 def redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
@@ -29,12 +27,3 @@ def flaky() -> Iterator[Flaky]:
     """A loopback HTTP server that answers what the test queues, then 200."""
     with flaky_server() as server:
         yield server
-
-
-@pytest.fixture
-def metrics() -> Iterator[Metrics]:
-    """Fresh metrics, the default for the test's duration."""
-    fresh = Metrics()
-    previous = use_metrics(fresh)
-    yield fresh
-    use_metrics(previous)
