@@ -9,9 +9,12 @@ Two sources of tokens add up:
 
 - the **ratio**: each request recorded in the last ``window`` seconds earns
   ``ratio`` of a retry, and each retry granted from it is spent for as long
-  as the window still holds it. The same share holds over the last
-  ``burst_window`` too, so that what a healthy spell earned is not spent in
-  one burst the moment a fault begins;
+  as the window still holds it. Over the last ``burst_window`` a share of
+  ``burst_ratio`` holds as well, so that what a healthy spell earned is not
+  spent in one burst the moment a fault begins. It is twice the ratio by
+  default: retries that hold their tokens while they wait come in clumps
+  even when the dependency serves them, and a burst share equal to the
+  ratio would refuse those clumps;
 - the **floor**: a token bucket refilled at ``min_per_second``, so that a
   dependency called too rarely to earn a whole retry can still retry.
 
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "BUDGET_BURST_FACTOR",
     "BUDGET_BURST_WINDOW",
     "BUDGET_MIN_PER_SECOND",
     "BUDGET_RATIO",
@@ -51,8 +55,10 @@ BUDGET_RATIO: Final = 0.1
 BUDGET_WINDOW: Final = 10.0
 #: Retries per second allowed whatever the traffic.
 BUDGET_MIN_PER_SECOND: Final = 1.0
-#: Seconds over which the ratio also holds, against bursts.
+#: Seconds over which the burst share holds too.
 BUDGET_BURST_WINDOW: Final = 1.0
+#: The burst share, as a multiple of the ratio, unless a config sets it.
+BUDGET_BURST_FACTOR: Final = 2.0
 
 # Rounded before comparing, so that 29% of 100 requests earns 29 retries
 # rather than the 28.999999999999996 that float arithmetic gives.
@@ -82,29 +88,49 @@ class BudgetConfig:
         min_per_second: rate at which the floor refills. The floor holds at
             most ``max(1, min_per_second)`` tokens, so it never saves up a
             burst while the dependency is quiet. 0 turns it off.
-        burst_window: seconds over which the ratio holds as well; at most
-            ``window``.
+        burst_window: seconds over which ``burst_ratio`` holds as well; at
+            most ``window``.
+        burst_ratio: retries earned per request in the burst window; at
+            least ``ratio``, or the ratio could never be reached. None,
+            the default, is twice the ratio.
 
     Raises:
-        ValueError: a value is negative, not finite, the window is 0, or
-            the burst window is 0 or longer than the window.
+        ValueError: a value is negative, not finite, the window is 0, the
+            burst window is 0 or longer than the window, or the burst ratio
+            is below the ratio.
     """
 
     ratio: float = BUDGET_RATIO
     window: float = BUDGET_WINDOW
     min_per_second: float = BUDGET_MIN_PER_SECOND
     burst_window: float = BUDGET_BURST_WINDOW
+    burst_ratio: float | None = None
 
     def __post_init__(self) -> None:
         _check_number("ratio", self.ratio, positive=False)
         _check_number("window", self.window, positive=True)
         _check_number("min_per_second", self.min_per_second, positive=False)
         _check_number("burst_window", self.burst_window, positive=True)
+        if self.burst_ratio is not None:
+            _check_number("burst_ratio", self.burst_ratio, positive=False)
         if self.burst_window > self.window:
             raise ValueError(
                 f"burst_window must be at most window ({self.window!r}),"
                 f" not {self.burst_window!r}"
             )
+        if self.burst_share < self.ratio:
+            raise ValueError(
+                f"burst_ratio must be at least ratio ({self.ratio!r}),"
+                f" not {self.burst_ratio!r}"
+            )
+
+    @property
+    def burst_share(self) -> float:
+        """Retries earned per request in the burst window."""
+        if self.burst_ratio is None:
+            return BUDGET_BURST_FACTOR * self.ratio
+
+        return self.burst_ratio
 
     @property
     def floor_capacity(self) -> float:
@@ -216,7 +242,7 @@ class RetryBudget:
         requests = len(self._requests) - bisect.bisect_right(self._requests, horizon)
         spent = len(self._spent) - bisect.bisect_right(self._spent, horizon)
 
-        return round(self.config.ratio * requests, _DIGITS) - spent
+        return round(self.config.burst_share * requests, _DIGITS) - spent
 
     def _forget(self, now: float) -> None:
         # The window is (now - window, now]: an entry exactly `window`

@@ -126,7 +126,7 @@ def test_the_ratio_grants_a_tenth_of_the_requests(make_budget: MakeBudget) -> No
 def test_a_ratio_that_floats_poorly_still_grants_whole_retries(
     make_budget: MakeBudget,
 ) -> None:
-    budget = make_budget(ratio=0.29, min_per_second=0)
+    budget = make_budget(ratio=0.29, burst_ratio=0.29, min_per_second=0)
     record(budget, 100)
 
     assert grants(budget, 100) == 29
@@ -334,10 +334,29 @@ def test_what_a_healthy_spell_earned_is_not_spent_in_one_burst(
         budget.record_request()
     clock.now = 1010.0 - 0.05
 
-    # The window holds 10 retries; the last second, 1.
+    # The window holds 10 retries; the last second, twice its share of 10
+    # requests: 2.
+    granted = [budget.try_acquire() for _ in range(10)]
+    assert granted == [True, True] + [False] * 8
+    assert budget.available() == 0
+
+
+def test_the_burst_share_can_be_the_ratio_itself(
+    make_budget: MakeBudget, clock: Clock
+) -> None:
+    budget = make_budget(min_per_second=0, burst_ratio=0.1)
+    for tenth in range(100):
+        clock.now = 1000.0 + tenth / 10
+        budget.record_request()
+    clock.now = 1010.0 - 0.05
+
     granted = [budget.try_acquire() for _ in range(10)]
     assert granted == [True] + [False] * 9
-    assert budget.available() == 0
+
+
+def test_the_burst_share_cannot_be_below_the_ratio() -> None:
+    with pytest.raises(ValueError, match=r"burst_ratio must be at least ratio \(0.1\)"):
+        BudgetConfig(burst_ratio=0.05)
 
 
 def test_the_burst_window_cannot_exceed_the_window() -> None:
@@ -389,3 +408,11 @@ def test_a_retrying_call_refunds_the_retry_that_worked(
 
     assert asyncio.run(retry(call, policy, budget=budget)) == "done"
     assert budget.available() == 1
+
+
+@pytest.mark.parametrize(("ratio", "share"), [(0.1, 0.2), (0.5, 1.0), (1, 2)])
+def test_the_burst_share_is_twice_the_ratio_unless_set(
+    ratio: float, share: float
+) -> None:
+    assert BudgetConfig(ratio=ratio).burst_share == share
+    assert BudgetConfig(ratio=ratio, burst_ratio=3).burst_share == 3
