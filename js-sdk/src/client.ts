@@ -81,6 +81,8 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_DEADLINE_MS = 90_000;
 
 const IDEMPOTENCY_KEY = "Idempotency-Key";
+/** Tells the server how many milliseconds this attempt still waits. */
+const DEADLINE_HEADER = "X-Request-Deadline-Ms";
 
 /** One call of `request` or `json`, which "Try again" can run again. */
 interface Operation {
@@ -189,7 +191,7 @@ export function createClient(options: ClientOptions = {}): Client {
       for (let attempts = 1; ; attempts++) {
         caller?.throwIfAborted();
         signal.throwIfAborted();
-        const outcome = await attempt(op, facts(op, attempts), signal, caller);
+        const outcome = await attempt(op, facts(op, attempts), signal, caller, endsAt);
         if (outcome.error === undefined) {
           return outcome.value;
         }
@@ -231,6 +233,7 @@ export function createClient(options: ClientOptions = {}): Client {
     request: FailedRequest,
     signal: AbortSignal,
     caller: AbortSignal | undefined,
+    endsAt: number,
   ): Promise<Outcome> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(ATTEMPT_TIMEOUT), op.timeoutMs);
@@ -238,6 +241,10 @@ export function createClient(options: ClientOptions = {}): Client {
     signal.addEventListener("abort", onAbort, { once: true });
     const headers = new Headers(op.headers);
     headers.set("traceparent", attemptParent(op.trace));
+    // The server stops work that nobody will wait for: it is told when
+    // this attempt is given up, by its timeout or by the deadline.
+    const waitsMs = Math.min(op.timeoutMs, endsAt - Date.now());
+    headers.set(DEADLINE_HEADER, String(Math.max(0, Math.floor(waitsMs))));
 
     try {
       const response = await send(op.url, { ...op.init, headers, signal: controller.signal });

@@ -7,23 +7,33 @@ background tasks and every log line of the request see the same object.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from ._ids import new_request_id
 
-__all__ = ["RequestContext", "current", "request_scope"]
+__all__ = ["RequestContext", "current", "request_scope", "time_left"]
 
 
 class RequestContext:
     """What hiccup knows about the request being served.
 
     ``fields`` stays None until something is bound: most requests bind
-    nothing, and this object is made for every one of them.
+    nothing, and this object is made for every one of them. ``deadline`` is
+    the ``time.monotonic()`` instant at which the caller stops waiting, when
+    it said (``X-Request-Deadline-Ms``).
     """
 
-    __slots__ = ("client_request_id", "fields", "request_id", "span_id", "trace_id")
+    __slots__ = (
+        "client_request_id",
+        "deadline",
+        "fields",
+        "request_id",
+        "span_id",
+        "trace_id",
+    )
 
     def __init__(
         self,
@@ -38,6 +48,7 @@ class RequestContext:
         self.trace_id = trace_id
         self.span_id = span_id
         self.fields = fields
+        self.deadline: float | None = None
 
     def __repr__(self) -> str:
         return f"RequestContext(request_id={self.request_id!r})"
@@ -51,6 +62,17 @@ _current: ContextVar[RequestContext | None] = ContextVar(
 def current() -> RequestContext | None:
     """Return the context of the request being served, if any."""
     return _current.get()
+
+
+def time_left() -> float | None:
+    """Return the seconds until the caller stops waiting for the request
+    being served, below 0 once it has; None when it gave no deadline."""
+    context = _current.get()
+    deadline = None if context is None else context.deadline
+    if deadline is None:
+        return None
+
+    return deadline - time.monotonic()
 
 
 @contextmanager

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from ._codes import Code
+from ._codes import CONTRACT, Code
 from ._envelope import Outcome
 from ._logging import exception_fields
 from ._problem import FieldError, Problem, field_error
+
+if TYPE_CHECKING:
+    from .resilience._retry import RetriesExhausted
 
 __all__ = ["STATUS_CODES", "outcome_for_exception", "outcome_for_status"]
 
@@ -207,15 +211,60 @@ def outcome_for_exception(
             detail=detail,
             headers=tuple((exc.headers or {}).items()),
         )
-    details = None
-    if debug:
-        fields = exception_fields(exc)
-        details = {
-            "exception_type": fields["type"],
-            "exception_message": fields["message"],
-            "frames": fields["frames"],
-        }
+    details = _debug_details(exc) if debug else None
+    # Resilience builds on this module, so it is imported once it is needed.
+    from .resilience._retry import RetriesExhausted  # noqa: PLC0415
+
+    if isinstance(exc, RetriesExhausted):
+        return _exhausted_outcome(exc, details)
     if isinstance(exc, TimeoutError):
         return Outcome(status=504, code=Code.SERVER_TIMEOUT, debug=details)
 
     return Outcome(status=500, code=Code.INTERNAL, debug=details)
+
+
+def _debug_details(exc: BaseException) -> dict[str, object]:
+    fields = exception_fields(exc)
+
+    return {
+        "exception_type": fields["type"],
+        "exception_message": fields["message"],
+        "frames": fields["frames"],
+    }
+
+
+def _exhausted_outcome(
+    exc: RetriesExhausted, details: Mapping[str, object] | None
+) -> Outcome:
+    """Answer for a dependency that this server has already retried.
+
+    The code says how the dependency failed: the last attempt's own
+    ``Problem`` when it raised one, else a timeout, the dependency's last
+    status, or its being out of reach. ``X-Should-Retry: false`` tells the
+    client not to add its retries to the ones already made.
+    """
+    last = exc.last_exception
+    if isinstance(last, Problem):
+        inner = outcome_for_exception(last)
+        return dataclasses.replace(inner, should_retry=False, debug=details)
+    status = getattr(exc.last_response, "status_code", None)
+    if exc.reason == "deadline" or _is_timeout(last) or status in (408, 504):
+        code = Code.UPSTREAM_TIMEOUT
+    elif status is None or status in (429, 503):
+        code = Code.DEPENDENCY_UNAVAILABLE
+    else:
+        code = Code.UPSTREAM_ERROR
+
+    return Outcome(
+        status=CONTRACT.codes[code].status,
+        code=code,
+        should_retry=False,
+        debug=details,
+    )
+
+
+def _is_timeout(exc: BaseException | None) -> bool:
+    # httpx's timeouts are not TimeoutErrors; their class names say it.
+    return isinstance(exc, TimeoutError) or (
+        exc is not None and type(exc).__name__.endswith("Timeout")
+    )

@@ -12,7 +12,9 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import _logging
+from ._codes import Code
 from ._context import RequestContext, _current
+from ._deadline import parse_deadline_ms
 from ._envelope import Outcome, negotiate, problem_body, problem_response
 from ._ids import accept_request_id, new_request_id, parse_traceparent
 from ._logging import exception_fields, get_logger, mark_logged
@@ -41,6 +43,7 @@ _READ = frozenset(
         b"content-length",
         b"transfer-encoding",
         b"origin",
+        b"x-request-deadline-ms",
     }
 )
 _EXPOSED = b"X-Request-ID, Retry-After, X-Should-Retry, X-Degraded"
@@ -48,6 +51,10 @@ _EXPOSED = b"X-Request-ID, Retry-After, X-Should-Retry, X-Degraded"
 _KEPT_HEADERS = frozenset(
     {b"allow", b"www-authenticate", b"retry-after", b"set-cookie", b"vary"}
 )
+
+
+#: The answer to a request whose caller had stopped waiting when it came.
+_GIVEN_UP = Outcome(status=504, code=Code.SERVER_TIMEOUT, should_retry=False)
 
 
 class _BodyTooLarge(Exception):
@@ -88,6 +95,8 @@ class Exchange(RequestContext):
     propagated = False
     #: Whether the request's trace is sampled, once tracing has said.
     sampled = False
+    #: The request's ``X-Request-Deadline-Ms``, if it has one.
+    deadline_header: bytes | None = None
     #: The headers of the response, once it has started.
     response_headers: Sequence[tuple[bytes, bytes]] = ()
     #: The components a fallback or a partial result stood in for, named in
@@ -123,6 +132,10 @@ class Exchange(RequestContext):
                     self.chunked = b"chunked" in value.lower()
                 elif name == b"origin":
                     self.origin = True
+                elif name == b"x-request-deadline-ms":
+                    # The first one counts, as for any header read once.
+                    if self.deadline_header is None:
+                        self.deadline_header = value
                 else:
                     self.propagated = True
         if request_ids is None:
@@ -138,7 +151,7 @@ class Exchange(RequestContext):
             self.trace_id = self.span_id = None
         else:
             self.trace_id, self.span_id = trace
-        self.fields = None
+        self.fields = self.deadline = None
         self.scope = scope
         self.method: str = scope["method"]
         self._downstream = send
@@ -323,6 +336,7 @@ class HiccupMiddleware:
         self.limit = self.settings.max_body_bytes
         self.trust = self.settings.trust_request_id
         self.error_log = get_logger("hiccup.error")
+        self.request_log = get_logger("hiccup.request")
         self.observers = tuple(observers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -335,7 +349,12 @@ class HiccupMiddleware:
         token = _current.set(exchange)
         states = _start(self.observers, exchange) if self.observers else None
         try:
-            if self.limit and (exchange.content_length is not None or exchange.chunked):
+            if exchange.deadline_header is not None and self._given_up(exchange):
+                # Nobody waits for the answer: do none of the work.
+                await send_problem(exchange.send, exchange, _GIVEN_UP)
+            elif self.limit and (
+                exchange.content_length is not None or exchange.chunked
+            ):
                 await self._serve_limited(scope, receive, exchange.send, exchange)
             else:
                 await self.app(scope, receive, exchange.send)
@@ -372,6 +391,21 @@ class HiccupMiddleware:
             # the failure go with the request rather than with the next
             # garbage collection.
             exchange.exception = exchange.traceback = None
+
+    def _given_up(self, exchange: Exchange) -> bool:
+        """Set the request's deadline from its header; return whether the
+        caller gave it no time at all."""
+        assert exchange.deadline_header is not None
+        try:
+            milliseconds = parse_deadline_ms(exchange.deadline_header)
+        except ValueError as exc:
+            # A client's mistake must not cost it its request: serve it with
+            # no deadline, and say why once.
+            self.request_log.warning("request.deadline_invalid", reason=str(exc))
+            return False
+        exchange.deadline = time.monotonic() + milliseconds / 1000
+
+        return milliseconds == 0
 
     async def _serve_limited(
         self, scope: Scope, receive: Receive, send: Send, exchange: Exchange

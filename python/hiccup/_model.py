@@ -13,6 +13,7 @@ hiccup's tracing) configured records it, and without one it costs nothing.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import time
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
+from ._context import time_left
 from ._metrics import Metrics, default_metrics
 from ._problem import Problem
 
@@ -211,7 +213,8 @@ class ModelCall:
                         return await function(*args, **kwargs)
 
             if guard is None or guard.retry is None:
-                return await once()
+                return await _while_caller_waits(once)
+            # The retries keep within the caller's time themselves.
             return await guard.retry_async(once)
 
         return timed
@@ -362,6 +365,21 @@ class Guard:
         return await retry(once, self.retry, budget=self.budget, **hooks)
 
 
+async def _while_caller_waits(once: Callable[[], Awaitable[R]]) -> R:
+    """Await a call, cancelled when the request's caller stops waiting.
+
+    Raises:
+        TimeoutError: the caller's deadline passed before or during the call.
+    """
+    left = time_left()
+    if left is None:
+        return await once()
+    if left <= 0:
+        raise TimeoutError("the request's caller had stopped waiting")
+    async with asyncio.timeout(left):
+        return await once()
+
+
 def model_call(
     provider: str,
     model: str,
@@ -391,6 +409,9 @@ def model_call(
             timed and traced as a call of its own. A ``with`` block runs once,
             so it takes a breaker but no retries; neither applies to streams.
         budget: caps the retries, shared by every call to the model.
+
+    A decorated async function is cancelled, with ``TimeoutError``, once
+    the request's caller stops waiting (``hiccup.context.time_left()``).
 
     The three names are labels: pass names from the code, never from a
     request. With a provider SDK, turn its own retries off: two layers of

@@ -5,6 +5,8 @@
     context.bind(user_id=user.id, tenant=tenant.slug)
     log.info("draft.saved")          # carries request_id, user_id, tenant
 
+    left = context.time_left()       # seconds the caller still waits, or None
+
 Everything here works in async endpoints, threadpool endpoints and
 background tasks alike.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from ._context import RequestContext, current, request_scope
+from ._context import RequestContext, current, request_scope, time_left
 from ._exceptions import HiccupError
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "fields",
     "request_id",
     "request_scope",
+    "time_left",
     "trace_id",
     "unbind",
 ]

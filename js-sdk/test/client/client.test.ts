@@ -314,6 +314,41 @@ describe("the traceparent", () => {
   });
 });
 
+describe("the deadline header", () => {
+  test("tells the server how long the attempt waits", async () => {
+    const { client, sent } = clientWith([status(200)], { timeoutMs: 5_000 });
+
+    await resolvedBy(client.request("/items"));
+
+    expect(sent.map(header("X-Request-Deadline-Ms"))).toEqual(["5000"]);
+  });
+
+  test("is cut to what is left of the operation's deadline", async () => {
+    const { client, sent } = clientWith([status(503, "", { "Retry-After": "2" }), status(200)], {
+      timeoutMs: 5_000,
+      deadlineMs: 3_000,
+    });
+
+    await resolvedBy(client.request("/items"));
+
+    const [first, second] = sent.map(header("X-Request-Deadline-Ms")).map(Number);
+    expect(first).toBe(3_000);
+    // The retry waited the 2 s the server asked for.
+    expect(second).toBeLessThanOrEqual(1_000);
+    expect(second).toBeGreaterThan(0);
+  });
+
+  test("replaces one the caller set", async () => {
+    const { client, sent } = clientWith([status(200)], { timeoutMs: 5_000 });
+
+    await resolvedBy(
+      client.request("/items", { headers: { "X-Request-Deadline-Ms": "999999" } }),
+    );
+
+    expect(sent.map(header("X-Request-Deadline-Ms"))).toEqual(["5000"]);
+  });
+});
+
 describe("tryAgain", () => {
   test("resolves to what the operation resolves to when it succeeds", async () => {
     const { client } = clientWith([status(400), json(200, { ok: true })]);

@@ -219,3 +219,16 @@ group("an envelope", () => {
     expect(error.retry).toEqual({ auto: false, user: true, afterMs: 60000 });
   });
 });
+
+group("the deadline header", () => {
+  test("reaches the server with the time the attempt waits", async () => {
+    const { url, seen } = await start((_index, _seen, response) => reply(response, 200, "ok"));
+    const client = createClient({ baseUrl: url, timeoutMs: 4_000 });
+
+    await client.request("/drafts");
+
+    const sent = Number(seen[0]?.headers["x-request-deadline-ms"]);
+    expect(sent).toBeGreaterThan(3_000);
+    expect(sent).toBeLessThanOrEqual(4_000);
+  });
+});

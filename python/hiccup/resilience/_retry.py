@@ -11,6 +11,11 @@ call gives up when the policy runs out of attempts, when the deadline leaves
 no time, when the server asks for a longer wait than allowed, when the retry
 budget is empty, or at once when the failure is not worth repeating.
 
+Inside a request whose caller sent ``X-Request-Deadline-Ms``, the time it
+still waits (``hiccup.context.time_left()``) is a second deadline: waits end
+before it, an async attempt is cancelled at it, and a call started after it
+makes no attempt at all.
+
 The loop is backoff's ``on_predicate``. Each attempt returns an outcome
 rather than raising, and the predicate is whether that outcome is
 retryable. backoff primes the wait generator with ``send(None)`` and then
@@ -42,6 +47,7 @@ from typing import Any, Final, Literal, Protocol, TypeGuard, TypeVar, cast
 
 import backoff
 
+from .._context import time_left
 from .._exceptions import HiccupError
 from .._logging import get_logger
 from ._budget import RetryBudget
@@ -213,8 +219,9 @@ def _check_seconds(name: str, value: object, *, optional: bool = False) -> None:
 class RetryPolicy:
     """How often a call is attempted and how long it waits in between.
 
-    To give one call its own deadline, such as the time its caller still
-    has, derive a policy with ``dataclasses.replace(policy, deadline=...)``.
+    To give one call its own deadline, derive a policy with
+    ``dataclasses.replace(policy, deadline=...)``. The time the request's
+    caller still waits bounds every call made for the request anyway.
 
     Args:
         max_attempts: attempts at most, the first one included.
@@ -708,11 +715,32 @@ class _Call:
         return parse_retry_hint(response.headers, now=self.policy.wall_clock())
 
     def _remaining(self) -> float | None:
+        """Return the seconds left to the nearer of the policy's deadline and
+        the request's (``time_left``), if either is set."""
         deadline = self.policy.deadline
+        left = time_left()
         if deadline is None:
-            return None
+            return left
+        remaining = deadline - (self.policy.clock() - self.started)
 
-        return deadline - (self.policy.clock() - self.started)
+        return remaining if left is None else min(remaining, left)
+
+    def attempt_limit(self) -> float | None:
+        """Return the seconds the next attempt may take: the policy's
+        attempt timeout, cut to the time the request's caller still waits."""
+        limit = self.policy.attempt_timeout
+        left = time_left()
+        if left is None:
+            return limit
+
+        return max(left, 0.0) if limit is None else max(min(limit, left), 0.0)
+
+
+def _caller_waits() -> None:
+    """Refuse to start a call the request's caller has stopped waiting for."""
+    left = time_left()
+    if left is not None and left <= 0:
+        raise RetriesExhausted(0, "deadline")
 
 
 def _notify(hook: Callable[[R], object] | None, record: R) -> None:
@@ -792,6 +820,7 @@ async def retry(
             allowed; chained from its exception, if it raised.
         Exception: what the last attempt raised, when not worth retrying.
     """
+    _caller_waits()
     call = _Call(policy, budget, classify, on_attempt, on_suppressed)
 
     @_loop(call)
@@ -800,7 +829,7 @@ async def retry(
             await policy.sleep(call.wait)
         started = call.begin()
         try:
-            value = await _within(policy.attempt_timeout, fn)
+            value = await _within(call.attempt_limit(), fn)
         except Exception as exc:
             return call.end(started, error=exc)
 
@@ -834,6 +863,7 @@ def retry_sync(
             f"must be None, not {policy.attempt_timeout!r}; "
             "set the client's own timeout instead"
         )
+    _caller_waits()
     call = _Call(policy, budget, classify, on_attempt, on_suppressed)
 
     @_loop(call)
