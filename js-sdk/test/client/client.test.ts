@@ -341,9 +341,7 @@ describe("the deadline header", () => {
   test("replaces one the caller set", async () => {
     const { client, sent } = clientWith([status(200)], { timeoutMs: 5_000 });
 
-    await resolvedBy(
-      client.request("/items", { headers: { "X-Request-Deadline-Ms": "999999" } }),
-    );
+    await resolvedBy(client.request("/items", { headers: { "X-Request-Deadline-Ms": "999999" } }));
 
     expect(sent.map(header("X-Request-Deadline-Ms"))).toEqual(["5000"]);
   });
