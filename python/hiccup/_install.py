@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from ._sentry import SentryObserver
+    from .health import Health
+    from .health._endpoints import HealthEndpoints
 
 __all__ = ["InstallError", "install"]
 
@@ -88,6 +91,7 @@ def install(
     *,
     metrics: Metrics | None = None,
     sentry: SentryObserver | None = None,
+    health: Health | None = None,
 ) -> FastAPI:
     """Add hiccup to a FastAPI (or Starlette) app and return the app.
 
@@ -98,13 +102,20 @@ def install(
     the envelope in the OpenAPI schema. With the settings' defaults it also
     traces every request (``configure_tracing``), records Prometheus metrics
     and serves them at ``metrics_path``, reports failures to Sentry when a
-    DSN is set, and takes the browser SDK's records when
-    ``client_reports_path`` is set.
+    DSN is set, takes the browser SDK's records when
+    ``client_reports_path`` is set, and serves the health probes
+    (``/livez``, ``/readyz``, ``/startupz``). The probes' checks run while
+    the app's lifespan does: they start before it, readiness and startup
+    pass once its startup is over, and a SIGTERM drains for
+    ``settings.drain_delay`` seconds before the server shuts down.
 
     Args:
         metrics: the metrics to record into, instead of the process's own.
         sentry: the Sentry reporter to use, instead of one made by
             ``configure_sentry`` from the settings (when they name a DSN).
+        health: the checks to serve, instead of a registry of hiccup's own;
+            either way it is ``app.state.hiccup_health``, and it gets an
+            ``event_loop`` check for liveness unless it has one already.
 
     Raises:
         InstallError: the app has started serving already.
@@ -123,6 +134,7 @@ def install(
         log_through_app_setup(settings)
 
     observers = _observers(app, settings, metrics, sentry)
+    probes = _serve_health(app, settings, health) if settings.health else None
     if settings.client_reports_path is not None:
         reports = ClientReports(count=count_client_event if settings.metrics else None)
         _add_route(app, settings.client_reports_path, reports.__call__, ["POST"])
@@ -160,7 +172,7 @@ def install(
             # HiccupMiddleware does, one layer further out, and cost every
             # request a layer.
             stack = stack.app
-        return HiccupMiddleware(stack, settings, observers)
+        return HiccupMiddleware(stack, settings, observers, probes=probes)
 
     # Starlette puts ServerErrorMiddleware outermost when it builds the stack;
     # wrapping the builder is how hiccup ends up outside it.
@@ -208,6 +220,40 @@ def _observers(
         observers.append(sentry)
 
     return observers
+
+
+def _serve_health(
+    app: FastAPI, settings: Settings, health: Health | None
+) -> HealthEndpoints:
+    """Return the probes' endpoints, and run their checks with the app's
+    lifespan."""
+    from .health import Group, Health, event_loop_lag  # noqa: PLC0415
+    from .health._drain import SigtermDrain  # noqa: PLC0415
+    from .health._endpoints import HealthEndpoints  # noqa: PLC0415
+
+    health = health if health is not None else Health()
+    if not any(check.name == "event_loop" for check in health.checks()):
+        health.add("event_loop", event_loop_lag(), groups=Group.LIVE, measurement="lag")
+    app.state.hiccup_health = health
+    router = app.router
+    lifespan = router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def with_health(target: Any) -> AsyncIterator[Any]:
+        drain = SigtermDrain(health, settings.drain_delay)
+        async with health, lifespan(target) as state:
+            health.mark_started()
+            # After the server's own handlers, which it sets up first.
+            if drain.seconds > 0:
+                drain.install()
+            try:
+                yield state
+            finally:
+                drain.uninstall()
+
+    router.lifespan_context = with_health
+
+    return HealthEndpoints(health, settings)
 
 
 def _add_route(

@@ -19,6 +19,7 @@ from ._envelope import Outcome, negotiate, problem_body, problem_response
 from ._ids import accept_request_id, new_request_id, parse_traceparent
 from ._logging import exception_fields, get_logger, mark_logged
 from ._mapping import outcome_for_exception, outcome_for_status
+from ._probes import CHECK_PREFIXES, PROBE_PATHS
 from ._settings import Settings
 
 __all__ = [
@@ -97,6 +98,9 @@ class Exchange(RequestContext):
     sampled = False
     #: The request's ``X-Request-Deadline-Ms``, if it has one.
     deadline_header: bytes | None = None
+    #: Whether the response goes out as the app sent it, even a plain-text
+    #: error: the probes' verbose answers are for people, not envelopes.
+    verbatim = False
     #: The headers of the response, once it has started.
     response_headers: Sequence[tuple[bytes, bytes]] = ()
     #: The components a fallback or a partial result stood in for, named in
@@ -201,7 +205,12 @@ class Exchange(RequestContext):
             headers = message.get("headers", ())
             if type(headers) is not list:
                 headers = list(headers)
-            if status >= 400 and not self.error_code and not _is_json(headers):
+            if (
+                status >= 400
+                and not self.error_code
+                and not self.verbatim
+                and not _is_json(headers)
+            ):
                 # A plain-text error from the framework or the app: it is
                 # answered with an envelope once its body has been consumed.
                 self._replaced = [h for h in headers if _keep(h[0])]
@@ -321,7 +330,9 @@ class HiccupMiddleware:
     Install it outermost. ``hiccup.install`` does that for FastAPI apps and
     adds the exception handlers that let errors keep the app's CORS headers.
     ``observers`` (tracing, metrics, error reporting) see every request in
-    the same pass.
+    the same pass. ``probes``, the health endpoints, answers the probes'
+    paths (``/livez``, ``/readyz``, ``/startupz`` and the paths of their
+    checks) before the app sees them.
     """
 
     def __init__(
@@ -329,6 +340,8 @@ class HiccupMiddleware:
         app: ASGIApp,
         settings: Settings | None = None,
         observers: Sequence[Observer] = (),
+        *,
+        probes: ASGIApp | None = None,
     ) -> None:
         self.app = app
         self.settings = settings or Settings()
@@ -337,9 +350,15 @@ class HiccupMiddleware:
         self.trust = self.settings.trust_request_id
         self.error_log = get_logger("hiccup.error")
         self.request_log = get_logger("hiccup.request")
+        self.probes = probes
+        # Probes come every few seconds from every orchestrator: their access
+        # lines would drown the app's.
+        self.log_probes = self.settings.log_probes
         self.observers = tuple(observers)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(  # noqa: PLR0912 - one frame for every request's pass
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -348,8 +367,16 @@ class HiccupMiddleware:
         exchange = Exchange(scope, send, self.header, self.trust)
         token = _current.set(exchange)
         states = _start(self.observers, exchange) if self.observers else None
+        probe = False
+        if self.probes is not None:
+            path = scope["path"]
+            probe = path in PROBE_PATHS or path.startswith(CHECK_PREFIXES)
         try:
-            if exchange.deadline_header is not None and self._given_up(exchange):
+            if probe:
+                assert self.probes is not None
+                exchange.verbatim = True
+                await self.probes(scope, receive, exchange.send)
+            elif exchange.deadline_header is not None and self._given_up(exchange):
                 # Nobody waits for the answer: do none of the work.
                 await send_problem(exchange.send, exchange, _GIVEN_UP)
             elif self.limit and (
@@ -376,14 +403,15 @@ class HiccupMiddleware:
             if exchange.error_code is not None and exchange.errored:
                 self._log_error(exchange)
             try:
-                _logging.access_writer.write(
-                    exchange,
-                    exchange.method,
-                    exchange.status,
-                    duration,
-                    template,
-                    exchange.error_code,
-                )
+                if not probe or self.log_probes:
+                    _logging.access_writer.write(
+                        exchange,
+                        exchange.method,
+                        exchange.status,
+                        duration,
+                        template,
+                        exchange.error_code,
+                    )
             except Exception:  # hiccup's logging never breaks a response
                 _report_own_failure()
             _current.reset(token)

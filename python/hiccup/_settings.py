@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_REDACTED_FIELDS", "Settings"]
@@ -102,6 +102,32 @@ class Settings(BaseSettings):
     untraced_paths: tuple[str, ...] = ("/healthz", "/livez", "/readyz", "/metrics")
     """Exact paths that get no span (probes and the metrics scrape)."""
 
+    health: bool = True
+    """Serve the probes ``/livez``, ``/readyz`` and ``/startupz``, and a path
+    per check under each, such as ``/readyz/db``."""
+
+    health_token: SecretStr | None = None
+    """Bearer token that lets a caller see the checks' outputs and observed
+    values. Without it (or loopback), a probe answers its status alone."""
+
+    health_details_on_loopback: bool = True
+    """Show the checks' details to callers on loopback that no proxy
+    forwarded (no ``Forwarded`` or ``X-Forwarded-For`` header). Turn it off
+    when a proxy on the same host forwards without saying so."""
+
+    trace_probes: bool = False
+    """Trace the health probes like any request."""
+
+    log_probes: bool = False
+    """Write an access line for each health probe."""
+
+    drain_seconds: float | None = Field(default=None, ge=0)
+    """Seconds between SIGTERM and the server's own shutdown, during which
+    ``/readyz`` fails and every request is still served, so that the load
+    balancer stops sending traffic before connections close. None: 5 s, or
+    0 in a development environment (where a reload sends SIGTERM). 0 leaves
+    SIGTERM to the server."""
+
     sentry_dsn: str | None = None
     """Where Sentry events go (``SENTRY_DSN`` is read too). Unset, there is
     no Sentry."""
@@ -116,10 +142,23 @@ class Settings(BaseSettings):
         return tuple(normalize_field_name(v) for v in value)
 
     @property
+    def development(self) -> bool:
+        """Whether the environment is a developer's own."""
+        return self.environment.lower() in {"development", "dev", "local"}
+
+    @property
+    def drain_delay(self) -> float:
+        """The seconds a SIGTERM drains for, defaults resolved."""
+        if self.drain_seconds is not None:
+            return self.drain_seconds
+
+        return 0.0 if self.development else 5.0
+
+    @property
     def console_logs(self) -> bool:
         """Whether logs are rendered for people rather than machines."""
         if self.log_format == "auto":
-            return self.environment.lower() in {"development", "dev", "local"}
+            return self.development
 
         return self.log_format == "console"
 

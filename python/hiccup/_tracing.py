@@ -45,6 +45,7 @@ from ._export import BoundedExport, RecentTrace, SpanRing
 from ._logging import get_logger
 from ._metrics import count_dropped
 from ._middleware import Exchange, _route_template
+from ._probes import CHECK_PREFIXES, PROBE_PATHS
 from ._settings import Settings
 from ._span import (
     Request,
@@ -404,7 +405,8 @@ class TracingObserver:
 
     The span's parent is what the request's headers propagate (``traceparent``,
     ``tracestate``, ``baggage``, or whatever ``OTEL_PROPAGATORS`` names).
-    Paths in ``settings.untraced_paths`` get no span; their lines keep the
+    Paths in ``settings.untraced_paths`` get no span, and neither do the
+    health probes unless ``settings.trace_probes``; their lines keep the
     caller's trace ID, if it sent one. When another instrumentation has
     already opened a server span around the middleware, that span is the
     request's: it is annotated, not doubled. FastAPI's own request telemetry
@@ -413,7 +415,7 @@ class TracingObserver:
     pipeline; with another provider, its tracer makes the span.
     """
 
-    __slots__ = ("_fields", "_spans", "_tracer", "_untraced")
+    __slots__ = ("_fields", "_prefixes", "_spans", "_tracer", "_untraced")
 
     def __init__(
         self,
@@ -424,7 +426,15 @@ class TracingObserver:
         provider = tracer_provider or trace.get_tracer_provider()
         self._tracer = provider.get_tracer(_TRACER)
         self._spans = server_spans(provider, _TRACER)
-        self._untraced = frozenset(settings.untraced_paths)
+        untraced = frozenset(settings.untraced_paths)
+        # The probes' paths, and their checks' under them.
+        self._prefixes: tuple[str, ...] = ()
+        if settings.health and settings.trace_probes:
+            untraced -= PROBE_PATHS
+        elif settings.health:
+            untraced |= PROBE_PATHS
+            self._prefixes = CHECK_PREFIXES
+        self._untraced = untraced
         # The headers the global propagator reads, as it is when the observer
         # is made; None when the middleware notes them all in its own pass.
         fields = propagate.get_global_textmap().fields
@@ -434,7 +444,8 @@ class TracingObserver:
     def started(self, exchange: Exchange) -> _Traced | None:
         """Open the request's server span and make it current."""
         scope = exchange.scope
-        if scope["path"] in self._untraced:
+        path = scope["path"]
+        if path in self._untraced or path.startswith(self._prefixes):
             return None
         parent = otel_context.get_current()
         outer = trace.get_current_span(parent)

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +70,10 @@ def _wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def uvicorn_server(
-    app: str, output: Path, launcher: Sequence[str] = ()
+    app: str,
+    output: Path,
+    launcher: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
     """Run ``uvicorn --factory app`` on loopback until the block ends.
 
@@ -79,6 +82,8 @@ def uvicorn_server(
         output: Where the server's output goes.
         launcher: A command that runs the server's, such as
             ``opentelemetry-instrument``.
+        env: Variables for the server, over the tests' own. The server
+            stops at once on SIGTERM unless they set ``HICCUP_DRAIN_SECONDS``.
     """
     port = free_port()
     with output.open("wb") as sink:
@@ -106,7 +111,12 @@ def uvicorn_server(
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "HICCUP_DRAIN_SECONDS": "0",
+                **(env or {}),
+            },
         )
     try:
         _wait_until_listening(port, process)

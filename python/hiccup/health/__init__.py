@@ -9,6 +9,9 @@
 
 Checks run in the background on their own intervals and timeouts; reports
 read their cached results, so a probe never waits for a dependency.
+``hiccup.install(app, health=health)`` serves them as ``/livez``, ``/readyz``
+and ``/startupz`` (``HealthEndpoints``), runs them with the app's lifespan
+and drains on SIGTERM (``SigtermDrain``).
 """
 
 from ._builtin import (
@@ -32,16 +35,21 @@ from ._checks import (
     Status,
     overall_status,
 )
+from ._drain import SigtermDrain
+from ._endpoints import PROBE_PATHS, HealthEndpoints
 
 __all__ = [
+    "PROBE_PATHS",
     "Check",
     "CheckFunction",
     "Group",
     "Health",
+    "HealthEndpoints",
     "Outcome",
     "Report",
     "Result",
     "ResultHook",
+    "SigtermDrain",
     "Status",
     "asyncpg_ping",
     "breakers_check",

@@ -79,6 +79,7 @@ def gunicorn_server(directory: Path) -> Iterator[Gunicorn]:
         **os.environ,
         "PROMETHEUS_MULTIPROC_DIR": str(directory / "multiproc"),
         "HICCUP_TEST_READY_DIR": str(directory / "ready"),
+        "HICCUP_DRAIN_SECONDS": "0",
         "PYTHONUNBUFFERED": "1",
     }
     with (directory / "gunicorn.log").open("wb") as log:

@@ -1,0 +1,20 @@
+"""The paths of the health probes, which tracing and the access log skip."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "CHECK_PREFIXES",
+    "LIVE_PATH",
+    "PROBE_PATHS",
+    "READY_PATH",
+    "STARTUP_PATH",
+]
+
+LIVE_PATH: Final = "/livez"
+READY_PATH: Final = "/readyz"
+STARTUP_PATH: Final = "/startupz"
+PROBE_PATHS: Final = frozenset({LIVE_PATH, READY_PATH, STARTUP_PATH})
+# Each check of a probe has a path of its own under the probe's.
+CHECK_PREFIXES: Final = tuple(f"{path}/" for path in sorted(PROBE_PATHS))
