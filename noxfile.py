@@ -176,4 +176,6 @@ def demo(session: nox.Session) -> None:
         "--port",
         "8000",
         *session.posargs,
+        # Console logs, and a reload or Ctrl+C that stops at once.
+        env={"HICCUP_ENVIRONMENT": "development"},
     )

@@ -1,7 +1,9 @@
 """The hiccup demo app.
 
 For now it lists every code of the contract with the words a user would see,
-in each locale, so writers and QA can read the copy in a browser.
+in each locale, so writers and QA can read the copy in a browser. hiccup is
+installed on it, so it serves the probes (/livez, /readyz, /startupz) and
+/metrics that ops/kubernetes/ points at.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from html import escape
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+import hiccup
 from hiccup._codes import CONTRACT
 from hiccup._icu import parse, render
 
-app = FastAPI(title="hiccup demo")
+app = hiccup.install(
+    FastAPI(title="hiccup demo"), hiccup.Settings(service_name="hiccup-demo")
+)
 
 
 def _row(name: str) -> str:
