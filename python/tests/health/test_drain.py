@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -149,3 +151,32 @@ def test_the_drain_is_logged(server_handler: ServerHandler, logs: LogCapture) ->
     ]
     [started] = logs.events("health.drain_started")
     assert started["seconds"] == 0.05
+
+
+def test_a_default_sigterm_ends_the_process_after_the_drain() -> None:
+    # The default action kills the process, so it runs in one of its own.
+    program = """
+import asyncio, signal, sys, time
+from hiccup.health import Health, SigtermDrain
+
+async def main():
+    drain = SigtermDrain(Health(), 0.2)
+    drain.install()
+    began = time.monotonic()
+    signal.raise_signal(signal.SIGTERM)
+    await asyncio.sleep(0.1)
+    print("still serving", flush=True)
+    await asyncio.sleep(5)
+    print("never", flush=True)
+
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, timeout=30, check=False
+    )
+
+    assert done.returncode == -signal.SIGTERM
+    printed = done.stdout.decode().splitlines()
+    assert "still serving" in printed
+    assert "never" not in printed

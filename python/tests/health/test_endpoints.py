@@ -24,6 +24,7 @@ from hiccup.health import Health, Result, Status
 
 TOKEN = "probe-secret-7f3a"
 REMOTE = ("10.1.2.3", 41000)
+NO_CLIENT = ("", 0)
 
 
 class Switch:
@@ -109,7 +110,9 @@ async def send(
     client: tuple[str, int] | None = None,
 ) -> Sent:
     scope = http_scope(method, path, headers, query)
-    if client is not None:
+    if client == NO_CLIENT:
+        scope["client"] = None
+    elif client is not None:
         scope["client"] = client
     messages: list[dict[str, Any]] = []
 
@@ -510,3 +513,29 @@ def test_without_health_the_probe_paths_are_the_apps(health: Health) -> None:
     assert sent.status == 404
     assert not hasattr(app.state, "hiccup_health")
     assert orjson.loads(sent.body)["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("client", "detailed"),
+    [(("::1", 50000), True), (("testclient", 50000), False), (None, False)],
+)
+def test_only_a_loopback_address_counts_as_loopback(
+    app: FastAPI, client: tuple[str, int] | None, detailed: bool
+) -> None:
+    # A server that knows no peer leaves the client out of the scope.
+    body = probe(app, "/readyz", client=client or NO_CLIENT).json()
+
+    assert ("checks" in body) is detailed
+
+
+def test_a_check_named_apart_from_its_component_is_identified(
+    health: Health,
+) -> None:
+    health.add("db-replica", Switch(), component="db", measurement="responseTime")
+    health.add("db-primary", Switch(), component="db", measurement="responseTime")
+
+    body = probe(build(health), "/readyz").json()
+
+    assert_valid("health", body)
+    ids = [entry["componentId"] for entry in body["checks"]["db:responseTime"]]
+    assert ids == ["db-replica", "db-primary"]
