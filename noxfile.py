@@ -164,7 +164,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Serve the demo app on http://127.0.0.1:8000."""
-    session.install("-e", ".", "uvicorn>=0.32")
+    session.install("-e", ".", *_group("demo"))
     session.log("hiccup demo: open http://127.0.0.1:8000 (Ctrl+C stops it)")
     session.run(
         "uvicorn",

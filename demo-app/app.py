@@ -1,64 +1,12 @@
-"""The hiccup demo app.
+"""The hiccup demo app: an "AI writer" that QA can break on purpose.
 
-For now it lists every code of the contract with the words a user would see,
-in each locale, so writers and QA can read the copy in a browser. hiccup is
-installed on it, so it serves the probes (/livez, /readyz, /startupz) and
-/metrics that ops/kubernetes/ points at.
+``nox -s demo`` serves it on http://127.0.0.1:8000; ``uvicorn --app-dir
+demo-app app:app`` does too, once ``demo-app/web`` is built. The app itself
+is in ``writer/``.
 """
 
 from __future__ import annotations
 
-from html import escape
+from writer import create_app
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
-
-import hiccup
-from hiccup._codes import CONTRACT
-from hiccup._icu import parse, render
-
-app = hiccup.install(
-    FastAPI(title="hiccup demo"), hiccup.Settings(service_name="hiccup-demo")
-)
-
-
-def _row(name: str) -> str:
-    spec = CONTRACT.codes[name]
-    examples = {p: v.example for p, v in spec.params.items()}
-    cells = []
-    for locale in CONTRACT.required_locales:
-        copy = spec.copy.get(locale)
-        if copy is None:
-            cells.append("<td></td>")
-            continue
-        parts = [
-            f"<div class={field.split('[')[0]}>"
-            f"{escape(render(parse(text), examples, locale))}</div>"
-            for field, text in copy.texts()
-        ]
-        cells.append(f"<td lang={locale}>{''.join(parts)}</td>")
-
-    return (
-        f"<tr><th scope=row><code>{name}</code><br>{spec.status} {spec.category}</th>"
-        f"{''.join(cells)}</tr>"
-    )
-
-
-@app.get("/", response_class=HTMLResponse)
-def index() -> str:
-    """Return a page with every code's copy, rendered with its examples."""
-    heads = "".join(f"<th scope=col>{loc}</th>" for loc in CONTRACT.required_locales)
-    rows = "".join(_row(name) for name in CONTRACT.codes)
-
-    return f"""<!doctype html>
-<html lang=en><meta charset=utf-8><title>hiccup demo</title>
-<style>
-body{{font:15px/1.45 system-ui,sans-serif;margin:2rem;color:#1d2330}}
-table{{border-collapse:collapse}} td,th{{border-top:1px solid #dde;padding:.5rem;
-vertical-align:top;text-align:left;max-width:34rem}}
-.title{{font-weight:600}} .action{{color:#2557d6}} .suggestions{{color:#566}}
-</style>
-<h1>hiccup demo</h1>
-<p>Contract {escape(CONTRACT.version)}: every code, with the words people see.</p>
-<table><tr><th scope=col>code</th>{heads}</tr>{rows}</table>
-"""
+app = create_app()

@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
+from postgres_server import PostgresServer, postgres_server
 from support import LogCapture
 
 import hiccup
@@ -62,3 +63,10 @@ def metrics() -> Iterator[Metrics]:
     previous = use_metrics(fresh)
     yield fresh
     use_metrics(previous)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL on loopback for the whole run, started when first asked."""
+    with postgres_server() as server:
+        yield server

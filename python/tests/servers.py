@@ -74,16 +74,22 @@ def uvicorn_server(
     output: Path,
     launcher: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    *,
+    app_dir: Path = SERVED_APPS,
+    factory: bool = True,
 ) -> Iterator[Server]:
     """Run ``uvicorn --factory app`` on loopback until the block ends.
 
     Args:
-        app: The factory, as ``module:function`` of ``SERVED_APPS``.
+        app: The factory, as ``module:function`` of ``app_dir``; with
+            ``factory`` off, the app itself, as ``module:name``.
         output: Where the server's output goes.
         launcher: A command that runs the server's, such as
             ``opentelemetry-instrument``.
         env: Variables for the server, over the tests' own. The server
             stops at once on SIGTERM unless they set ``HICCUP_DRAIN_SECONDS``.
+        app_dir: Where the app's module is.
+        factory: Whether ``app`` names a factory.
     """
     port = free_port()
     with output.open("wb") as sink:
@@ -94,9 +100,9 @@ def uvicorn_server(
                 "-m",
                 "uvicorn",
                 app,
-                "--factory",
+                *(["--factory"] if factory else []),
                 "--app-dir",
-                str(SERVED_APPS),
+                str(app_dir),
                 "--host",
                 "127.0.0.1",
                 "--port",

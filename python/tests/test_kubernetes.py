@@ -11,18 +11,17 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from support import call, load_module
+from support import call
+from writer_support import import_path
 
 import hiccup
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "ops" / "kubernetes"
-APP = ROOT / "demo-app" / "app.py"
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 
 
@@ -49,8 +48,16 @@ def container(manifests: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def demo() -> ModuleType:
-    return load_module("hiccup_demo_for_manifests", APP)
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The demo app, as ``app:app`` builds it, on a database of its own."""
+    import_path()
+    from writer import create_app  # noqa: PLC0415 - importable once the path is set
+
+    database = tmp_path_factory.mktemp("demo") / "drafts.sqlite3"
+    return create_app(
+        database_url=f"sqlite+aiosqlite:///{database}",
+        breaker_name="writer-large-manifests",
+    )
 
 
 def _option(command: list[str], name: str) -> str:
@@ -82,12 +89,12 @@ def test_the_manifests_are_a_deployment_a_service_and_a_budget(
 
 
 def test_every_probe_is_a_path_the_app_serves(
-    container: dict[str, Any], demo: ModuleType
+    container: dict[str, Any], demo_app: Any
 ) -> None:
     paths = [container[probe]["httpGet"]["path"] for probe in PROBES]
     metrics = "/metrics"
 
-    statuses = _served(demo.app, [*paths, metrics])
+    statuses = _served(demo_app, [*paths, metrics])
 
     assert paths == ["/startupz", "/livez", "/readyz"]
     assert statuses == dict.fromkeys([*paths, metrics], 200)

@@ -74,13 +74,6 @@ def make_health(clock: FakeClock) -> Callable[..., Health]:
     return make
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One PostgreSQL on loopback for the whole run, started when first asked."""
-    with postgres_server() as server:
-        yield server
-
-
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL of the test's own, which it may stop."""

@@ -1,0 +1,82 @@
+"""Helpers for the demo app's tests: the app's import path, in-process
+calls that wait for whole streams, and a parser of server-sent events."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from support import Sent, http_scope
+
+DEMO = Path(__file__).resolve().parents[2] / "demo-app"
+JSON = (b"content-type", b"application/json")
+
+
+def import_path() -> None:
+    """Make the demo's ``writer`` package importable, as uvicorn's
+    ``--app-dir demo-app`` does."""
+    if str(DEMO) not in sys.path:
+        sys.path.insert(0, str(DEMO))
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """Run the app's lifespan, as a server does."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def send(
+    app: FastAPI,
+    method: str,
+    path: str,
+    body: object = None,
+    *,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    query: bytes = b"",
+) -> Sent:
+    """Call the app in process and wait for the whole response, a stream too.
+
+    The request body is JSON when given. The client never goes away, so a
+    streamed response runs to its end.
+    """
+    payload = b"" if body is None else orjson.dumps(body)
+    sent_headers = (*headers, JSON) if body is not None else headers
+    scope = http_scope(method, path, sent_headers, query)
+    pending = [{"type": "http.request", "body": payload, "more_body": False}]
+    messages: list[dict[str, Any]] = []
+    forever = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop()
+        await forever.wait()
+        return {"type": "http.disconnect"}
+
+    async def collect(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, collect)
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    content = b"".join(
+        m.get("body", b"") for m in messages if m["type"] == "http.response.body"
+    )
+
+    return Sent(start["status"], start["headers"], content, messages)
+
+
+def events(sent: Sent) -> list[tuple[str, Any]]:
+    """Parse a server-sent event stream into (event, data) pairs."""
+    parsed = []
+    for block in sent.body.decode().split("\n\n"):
+        if not block.strip():
+            continue
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        parsed.append((fields["event"], orjson.loads(fields["data"])))
+    return parsed
