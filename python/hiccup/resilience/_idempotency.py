@@ -90,6 +90,11 @@ _HOP_BY_HOP: Final = frozenset(
 _log = get_logger("hiccup.idempotency")
 
 
+#: Statuses that tell the client to send the same request again later: the
+#: app did not act on it, so the retry must reach the app.
+_COME_BACK_LATER: Final = frozenset({408, 425, 429})
+
+
 class IdempotencyStoreError(HiccupError):
     """Raised by a store when it cannot be reached or fails an operation."""
 
@@ -238,9 +243,11 @@ class IdempotencyMiddleware:
     The first request holds its key while the app runs. Its response passes
     through to the client as it is sent, chunk by chunk, and a copy of it is
     kept for ``ttl`` seconds when its status is below 500. A response of 500
-    or more, an exception, or a response the app never finishes releases the
-    key, so that the client may retry: nothing is kept that the client could
-    not have relied on. Hop-by-hop headers are not kept. A response sent
+    or more, one that asks the client to come back later (408, 425, 429),
+    an exception, or a response the app never finishes releases the key, so
+    that the client may retry: nothing is kept that the client could not
+    have relied on, and a retry after a Retry-After meets the app, not the
+    refusal it waited out. Hop-by-hop headers are not kept. A response sent
     some other way than as a body (``http.response.pathsend``) is not kept
     either. Responses are kept whole, so streams without end (server-sent
     events) do not belong under this middleware: leave them out of
@@ -432,7 +439,7 @@ class IdempotencyMiddleware:
                 await self._store_step("release", self.store.release(record, hold))
 
     async def _settle(self, record: str, hold: Begun, response: StoredResponse) -> None:
-        if response.status >= 500:
+        if response.status >= 500 or response.status in _COME_BACK_LATER:
             await self._store_step("release", self.store.release(record, hold))
             return
         step = self.store.complete(record, hold, response, self.ttl)

@@ -187,6 +187,13 @@ def serve(store: IdempotencyStore, logs: LogCapture, **options: Any) -> Served:
             return JSONResponse({"down": True}, status_code=503)
         return JSONResponse({"flaky": calls["flaky"]})
 
+    @app.post("/busy/{status}")
+    async def busy(status: int) -> Response:
+        calls["busy"] += 1
+        if calls["busy"] == 1:
+            return JSONResponse({"later": True}, status, headers={"Retry-After": "1"})
+        return JSONResponse({"busy": calls["busy"]})
+
     @app.post("/crash")
     async def crash() -> dict[str, int]:
         calls["crash"] += 1
@@ -498,6 +505,25 @@ def test_server_error_answer_releases_the_key(
             assert replayed.json() == {"flaky": 2}
             assert replayed.header("idempotent-replayed") == "true"
             assert served.calls == {"flaky": 2}
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("status", [408, 425, 429])
+def test_come_back_later_releases_the_key(
+    backend: Backend, logs: LogCapture, status: int
+) -> None:
+    async def scenario() -> None:
+        async with backend.open() as store:
+            served = serve(store, logs)
+
+            refused = await served.post(f"/busy/{status}")
+            retried = await served.post(f"/busy/{status}")
+
+            assert refused.status == status
+            assert (retried.status, retried.json()) == (200, {"busy": 2})
+            assert retried.header("idempotent-replayed") is None
+            assert served.calls == {"busy": 2}
 
     run(scenario())
 
