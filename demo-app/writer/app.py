@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -154,7 +155,7 @@ def create_app(
 
     _pages(app)
     _writer_routes(app, settings, _Parts(faults, writer, store, jobs))
-    _qa_routes(app, state)
+    _qa_routes(app, state, writer)
 
     return hiccup.install(app, settings, health=health)
 
@@ -318,6 +319,9 @@ def _problem_for(code: str) -> Problem:
     if spec is None or spec.client:
         return Problem(Code.NOT_FOUND, detail=f"no server code named {code!r}")
     examples = {name: param.example for name, param in spec.params.items()}
+    if "seconds" in examples and spec.retry.after_ms is not None:
+        # The words say the wait the response asks for, not another one.
+        examples["seconds"] = math.ceil(spec.retry.after_ms / 1000)
     if spec.field:
         error = FieldError(code, pointer="/prompt", **examples)
         return Problem(Code.VALIDATION_FAILED, errors=[error])
@@ -327,7 +331,7 @@ def _problem_for(code: str) -> Problem:
     return Problem(code, **examples)
 
 
-def _qa_routes(app: FastAPI, state: dict[str, Faults]) -> None:
+def _qa_routes(app: FastAPI, state: dict[str, Faults], writer: Writer) -> None:
     @app.get("/qa/faults")
     async def read_faults() -> dict[str, object]:
         return {"faults": state["faults"].model_dump()}
@@ -344,6 +348,9 @@ def _qa_routes(app: FastAPI, state: dict[str, Faults]) -> None:
 
     @app.post("/qa/faults/reset")
     async def reset_faults() -> dict[str, object]:
+        """Switch every fault off, and close the large model's breaker, so
+        that the next test or session starts from a healthy writer."""
         state["faults"] = Faults()
+        writer.breaker.reset()
         hiccup.get_logger("writer.qa").info("qa.faults_reset")
         return {"faults": state["faults"].model_dump()}

@@ -627,6 +627,18 @@ class CircuitBreaker:
 
         return counts
 
+    def reset(self) -> None:
+        """Close the breaker and forget the calls its window counted, as
+        when an operator knows the dependency is fixed. Permits handed out
+        before then settle as if ignored, if the breaker was not closed."""
+        with self._lock:
+            self._backoff = None
+            if self._state is State.CLOSED:
+                self._window.clear()
+            else:
+                self._close()
+        self._flush()
+
     def admit(self) -> Permit:
         """Return a permit for one call, to be settled when it is done.
 

@@ -304,6 +304,19 @@ def hiccup_faults_default() -> dict[str, object]:
     return Faults().model_dump()
 
 
+def test_a_reset_closes_the_breaker_too(writer_app: FastAPI) -> None:
+    scenario(
+        writer_app,
+        faults(outage=True, fallbacks=False),
+        *[stream() for _ in range(5)],
+    )
+    assert writer_app.state.writer.breaker.state.value == "open"
+
+    scenario(writer_app, ("POST", "/qa/faults/reset", None))
+
+    assert writer_app.state.writer.breaker.state.value == "closed"
+
+
 def test_a_bad_switch_is_refused_field_by_field(writer_app: FastAPI) -> None:
     sent, after = scenario(
         writer_app,
@@ -405,3 +418,10 @@ def test_the_copy_page_lists_every_code_with_rendered_copy(writer_app: FastAPI) 
         assert f"<code>{name}</code>" in page
     assert "writer-large did not finish in time." in page
     assert "{model}" not in page
+
+
+def test_a_raised_code_says_the_wait_its_response_asks_for(writer_app: FastAPI) -> None:
+    [sent] = scenario(writer_app, ("GET", "/api/codes/RATE_LIMITED", None))
+
+    assert sent.header("retry-after") == "5"
+    assert sent.json()["params"] == {"seconds": 5}

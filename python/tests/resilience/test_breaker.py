@@ -1537,3 +1537,65 @@ def test_state_and_transitions_are_exported_as_metrics(
     assert opened == (0, 1, 0)
     assert (state("closed"), state("open"), state("half_open")) == (1, 0, 0)
     assert (entered("open"), entered("half_open"), entered("closed")) == (1, 1, 1)
+
+
+# Reset
+
+
+def test_reset_closes_an_open_breaker_and_logs_it(
+    make_breaker: MakeBreaker, logs: LogCapture
+) -> None:
+    heard: list[tuple[State, State]] = []
+    breaker = make_breaker(hook=lambda _, old, new: heard.append((old, new)))
+    fail(breaker, 20)
+    assert breaker.state is State.OPEN
+
+    breaker.reset()
+
+    assert breaker.state is State.CLOSED
+    assert breaker.counts.calls == 0
+    breaker.admit().success()
+    assert heard == [(State.CLOSED, State.OPEN), (State.OPEN, State.CLOSED)]
+    assert transitions(logs)[-1] == ("breaker.closed", "open", "closed")
+
+
+def test_reset_forgets_the_window_and_the_doubling(
+    make_breaker: MakeBreaker, clock: Clock
+) -> None:
+    breaker = make_breaker()
+    trip(breaker, clock)
+    breaker.admit().failure()  # a failed probe: the next open time doubles
+    breaker.reset()
+    fail(breaker, 19)
+
+    assert breaker.state is State.CLOSED
+    fail(breaker, 1)
+    assert breaker.state is State.OPEN
+    assert breaker.retry_after == pytest.approx(5.0)
+
+
+def test_a_permit_from_before_a_reset_settles_as_ignored(
+    make_breaker: MakeBreaker, clock: Clock
+) -> None:
+    breaker = make_breaker()
+    trip(breaker, clock)
+    probe = breaker.admit()
+
+    breaker.reset()
+    probe.failure()
+
+    assert breaker.state is State.CLOSED
+    assert breaker.counts.calls == 0
+
+
+def test_resetting_a_closed_breaker_only_forgets_its_window(
+    make_breaker: MakeBreaker, logs: LogCapture
+) -> None:
+    breaker = make_breaker()
+    fail(breaker, 19)
+
+    breaker.reset()
+    fail(breaker, 19)
+
+    assert breaker.state is State.CLOSED
+    assert transitions(logs) == []
