@@ -17,6 +17,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 JS_SDK = ROOT / "js-sdk"
+DEMO_WEB = ROOT / "demo-app" / "web"
 OPENAPI_APP = ROOT / "python" / "tests" / "openapi_app.py"
 OPENAPI_CHECK = JS_SDK / "test" / "openapi" / "client-check.ts"
 OPENAPI_TYPES = "schema.generated.ts"
@@ -25,7 +26,7 @@ ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = ON_CI
-nox.options.sessions = ["lint", "contracts", "tests", "js", "openapi"]
+nox.options.sessions = ["lint", "contracts", "tests", "js", "openapi", "e2e"]
 
 
 def _group(name: str) -> list[str]:
@@ -82,6 +83,29 @@ def tests(session: nox.Session) -> None:
     )
 
 
+def _build_demo_page(session: nox.Session, npm: str, *checks: str) -> None:
+    """Install the demo page's packages from its lockfile, check and bundle it."""
+    with session.chdir(DEMO_WEB):
+        session.run(npm, "ci", "--no-audit", "--no-fund", external=True)
+        for script in (*checks, "build"):
+            session.run(npm, "run", script, external=True)
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """Chromium, driven by Playwright, through every failure of the demo app.
+
+    Screenshots go to ``build/e2e``.
+    """
+    chromium = _require(session, "chromium", "the browser tests drive Chromium")
+    npm = _require(session, "npm", "the demo page is bundled with npm")
+    _build_demo_page(session, npm)
+    session.install("-e", ".", *_group("test"), *_group("demo"), *_group("e2e"))
+    session.run(
+        "pytest", "e2e", *session.posargs, env={"HICCUP_E2E_CHROMIUM": chromium}
+    )
+
+
 @nox.session(venv_backend="none")
 def js(session: nox.Session) -> None:
     """The TypeScript SDK: install from the lockfile, check, test, build, size it."""
@@ -91,6 +115,7 @@ def js(session: nox.Session) -> None:
         session.run(npm, "ci", "--no-audit", "--no-fund", external=True)
         for script in ("typecheck", "lint", "test", "build", "size"):
             session.run(npm, "run", script, external=True)
+    _build_demo_page(session, npm, "typecheck", "lint")
 
 
 def _client_check_project(folder: Path) -> Path:
@@ -163,9 +188,14 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Serve the demo app on http://127.0.0.1:8000."""
+    """Serve the demo app on http://127.0.0.1:8000, its page built first."""
+    npm = _require(session, "npm", "the demo page is bundled with npm")
+    _build_demo_page(session, npm)
     session.install("-e", ".", *_group("demo"))
-    session.log("hiccup demo: open http://127.0.0.1:8000 (Ctrl+C stops it)")
+    session.log(
+        "hiccup demo: open http://127.0.0.1:8000, write a prompt and press Write;"
+        " break it from http://127.0.0.1:8000/qa (Ctrl+C stops it)"
+    )
     session.run(
         "uvicorn",
         "--app-dir",

@@ -1,0 +1,81 @@
+"""What the browser tests do to the demo and read from it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from playwright.sync_api import Locator, Page, Request, Response
+from servers import Server
+
+from hiccup._codes import CONTRACT
+from hiccup._icu import parse, render
+
+PROMPT = "a launch note for the new search"
+
+
+def set_faults(demo: Server, **switches: object) -> None:
+    """Flip the demo's switches, as the QA panel does."""
+    httpx.put(f"{demo.url}/qa/faults", json=switches).raise_for_status()
+
+
+def reset_faults(demo: Server) -> None:
+    """Switch every fault off."""
+    httpx.post(f"{demo.url}/qa/faults/reset").raise_for_status()
+
+
+@dataclass
+class Traffic:
+    """The page's requests to one path, and the answers it got."""
+
+    path: str
+    method: str
+    requests: list[tuple[float, Request]] = field(default_factory=list)
+    responses: list[Response] = field(default_factory=list)
+
+    def watch(self, page: Page) -> Traffic:
+        page.on("request", self._request)
+        page.on("response", self._response)
+        return self
+
+    def _matches(self, request: Request) -> bool:
+        return request.method == self.method and request.url.endswith(self.path)
+
+    def _request(self, request: Request) -> None:
+        if self._matches(request):
+            self.requests.append((time.monotonic(), request))
+
+    def _response(self, response: Response) -> None:
+        if self._matches(response.request):
+            self.responses.append(response)
+
+
+def copy_of(
+    code: str, locale: str, params: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Return the contract's words for a code, as a user reads them."""
+    spec = CONTRACT.codes[code]
+    texts = dict(spec.copy[locale].texts())
+    return {
+        name: render(parse(texts[name]), params or {}, locale)
+        for name in ("title", "message")
+    }
+
+
+def dialog(page: Page) -> Locator:
+    return page.get_by_role("alertdialog")
+
+
+def write(page: Page, prompt: str = PROMPT) -> None:
+    page.get_by_test_id("prompt").fill(prompt)
+    page.get_by_test_id("write").click()
+
+
+def access_lines(demo: Server, request_id: str) -> list[dict[str, Any]]:
+    return [
+        line
+        for line in demo.lines()
+        if line.get("event") == "http.request" and line.get("request_id") == request_id
+    ]
