@@ -1,10 +1,13 @@
 // Bundle the demo's two pages into dist/, with the SDK taken from its
-// sources, so that a change to the SDK shows in the demo without a release.
+// sources, so that a change to the SDK shows in the demo without a release,
+// and give each bundle the debug ID its source map carries.
 //
 // Usage: node build.mjs
 
+import { execFileSync } from "node:child_process";
 import { copyFile, mkdir, rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { SentryCli } from "@sentry/cli";
 import { build } from "esbuild";
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
@@ -26,6 +29,10 @@ await build({
     "hiccup/reporters": sdk("reporters/index.ts"),
   },
 });
+// Each bundle and its map get the same debug ID, by which Sentry matches a
+// stack trace to the map it was uploaded with. It needs no account and no
+// network; uploading is a separate step (see demo-app/README.md).
+execFileSync(SentryCli.getPath(), ["sourcemaps", "inject", out], { stdio: "ignore" });
 await mkdir(out, { recursive: true });
 for (const page of ["index.html", "qa.html", "styles.css"]) {
   await copyFile(here(`src/${page}`), `${out}${page}`);
