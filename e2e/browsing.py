@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from playwright.sync_api import Locator, Page, Request, Response
+from playwright.sync_api import Locator, Page, Request
 from servers import Server
 
 from hiccup._codes import CONTRACT
@@ -28,16 +27,14 @@ def reset_faults(demo: Server) -> None:
 
 @dataclass
 class Traffic:
-    """The page's requests to one path, and the answers it got."""
+    """The page's requests to one path, in the order it sent them."""
 
     path: str
     method: str
-    requests: list[tuple[float, Request]] = field(default_factory=list)
-    responses: list[Response] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
 
     def watch(self, page: Page) -> Traffic:
         page.on("request", self._request)
-        page.on("response", self._response)
         return self
 
     def _matches(self, request: Request) -> bool:
@@ -45,11 +42,7 @@ class Traffic:
 
     def _request(self, request: Request) -> None:
         if self._matches(request):
-            self.requests.append((time.monotonic(), request))
-
-    def _response(self, response: Response) -> None:
-        if self._matches(response.request):
-            self.responses.append(response)
+            self.requests.append(request)
 
 
 def copy_of(
