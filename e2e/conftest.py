@@ -60,6 +60,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "HICCUP_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'drafts.sqlite3'}",
         "HICCUP_LOG_FORMAT": "json",
         "HICCUP_SERVICE_NAME": "hiccup-demo",
+        # As on a developer's laptop: the local console is served.
+        "HICCUP_ENVIRONMENT": "development",
     }
     with uvicorn_server(
         "app:app", folder / "server.jsonl", env=env, app_dir=DEMO, factory=False

@@ -107,7 +107,9 @@ def install(
     (``/livez``, ``/readyz``, ``/startupz``). The probes' checks run while
     the app's lifespan does: they start before it, readiness and startup
     pass once its startup is over, and a SIGTERM drains for
-    ``settings.drain_delay`` seconds before the server shuts down.
+    ``settings.drain_delay`` seconds before the server shuts down. In
+    development, or with ``debug`` on, it serves the local console at
+    ``/_hiccup``.
 
     Args:
         metrics: the metrics to record into, instead of the process's own.
@@ -135,6 +137,12 @@ def install(
 
     observers = _observers(app, settings, metrics, sentry)
     probes = _serve_health(app, settings, health) if settings.health else None
+    console = None
+    if settings.console_enabled:
+        from ._console import Console, ConsoleObserver  # noqa: PLC0415
+
+        console = Console()
+        observers.append(ConsoleObserver())
     if settings.client_reports_path is not None:
         reports = ClientReports(count=count_client_event if settings.metrics else None)
         _add_route(app, settings.client_reports_path, reports.__call__, ["POST"])
@@ -172,7 +180,9 @@ def install(
             # HiccupMiddleware does, one layer further out, and cost every
             # request a layer.
             stack = stack.app
-        return HiccupMiddleware(stack, settings, observers, probes=probes)
+        return HiccupMiddleware(
+            stack, settings, observers, probes=probes, console=console
+        )
 
     # Starlette puts ServerErrorMiddleware outermost when it builds the stack;
     # wrapping the builder is how hiccup ends up outside it.

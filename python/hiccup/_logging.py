@@ -27,6 +27,7 @@ from opentelemetry.trace import SpanContext, get_current_span
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from ._context import RequestContext, current
+from ._records import console_tap
 from ._settings import DEFAULT_REDACTED_FIELDS, Settings, normalize_field_name
 
 __all__ = [
@@ -724,7 +725,7 @@ class _AccessWriter:
 
 
 def _shared_processors(settings: Settings) -> list[Processor]:
-    return [
+    processors: list[Processor] = [
         add_request_context,
         _ServiceFields(settings),
         _add_logger_name,
@@ -734,6 +735,10 @@ def _shared_processors(settings: Settings) -> list[Processor]:
         _structure_exception,
         Redactor.from_settings(settings),
     ]
+    if settings.console_enabled:
+        processors.append(console_tap)
+
+    return processors
 
 
 def configure_logging(

@@ -19,7 +19,7 @@ from ._envelope import Outcome, negotiate, problem_body, problem_response
 from ._ids import accept_request_id, new_request_id, parse_traceparent
 from ._logging import exception_fields, get_logger, mark_logged
 from ._mapping import outcome_for_exception, outcome_for_status
-from ._probes import CHECK_PREFIXES, PROBE_PATHS
+from ._probes import CHECK_PREFIXES, CONSOLE_PATH, CONSOLE_PREFIX, PROBE_PATHS
 from ._settings import Settings
 
 __all__ = [
@@ -332,7 +332,9 @@ class HiccupMiddleware:
     ``observers`` (tracing, metrics, error reporting) see every request in
     the same pass. ``probes``, the health endpoints, answers the probes'
     paths (``/livez``, ``/readyz``, ``/startupz`` and the paths of their
-    checks) before the app sees them.
+    checks) before the app sees them; ``console``, the local console,
+    answers ``/_hiccup`` and the paths under it, unseen by the observers and
+    the access log, so that it does not show its own polling.
     """
 
     def __init__(
@@ -342,6 +344,7 @@ class HiccupMiddleware:
         observers: Sequence[Observer] = (),
         *,
         probes: ASGIApp | None = None,
+        console: ASGIApp | None = None,
     ) -> None:
         self.app = app
         self.settings = settings or Settings()
@@ -351,6 +354,7 @@ class HiccupMiddleware:
         self.error_log = get_logger("hiccup.error")
         self.request_log = get_logger("hiccup.request")
         self.probes = probes
+        self.console = console
         # Probes come every few seconds from every orchestrator: their access
         # lines would drown the app's.
         self.log_probes = self.settings.log_probes
@@ -366,16 +370,20 @@ class HiccupMiddleware:
         started_at = time.perf_counter()
         exchange = Exchange(scope, send, self.header, self.trust)
         token = _current.set(exchange)
-        states = _start(self.observers, exchange) if self.observers else None
-        probe = False
-        if self.probes is not None:
-            path = scope["path"]
-            probe = path in PROBE_PATHS or path.startswith(CHECK_PREFIXES)
+        # Which of hiccup's own endpoints serves the request, if one does.
+        own = None
+        if self.probes is not None or self.console is not None:
+            own = self._own(scope["path"])
+        probe = own is not None and own is self.probes
+        states = (
+            _start(self.observers, exchange)
+            if self.observers and (own is None or probe)
+            else None
+        )
         try:
-            if probe:
-                assert self.probes is not None
+            if own is not None:
                 exchange.verbatim = True
-                await self.probes(scope, receive, exchange.send)
+                await own(scope, receive, exchange.send)
             elif exchange.deadline_header is not None and self._given_up(exchange):
                 # Nobody waits for the answer: do none of the work.
                 await send_problem(exchange.send, exchange, _GIVEN_UP)
@@ -403,7 +411,7 @@ class HiccupMiddleware:
             if exchange.error_code is not None and exchange.errored:
                 self._log_error(exchange)
             try:
-                if not probe or self.log_probes:
+                if own is None or (probe and self.log_probes):
                     _logging.access_writer.write(
                         exchange,
                         exchange.method,
@@ -419,6 +427,19 @@ class HiccupMiddleware:
             # the failure go with the request rather than with the next
             # garbage collection.
             exchange.exception = exchange.traceback = None
+
+    def _own(self, path: str) -> ASGIApp | None:
+        """Return the endpoint of hiccup's own that serves a path, if one does."""
+        if self.probes is not None and (
+            path in PROBE_PATHS or path.startswith(CHECK_PREFIXES)
+        ):
+            return self.probes
+        if self.console is not None and (
+            path == CONSOLE_PATH or path.startswith(CONSOLE_PREFIX)
+        ):
+            return self.console
+
+        return None
 
     def _given_up(self, exchange: Exchange) -> bool:
         """Set the request's deadline from its header; return whether the

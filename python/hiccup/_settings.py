@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     log_probes: bool = False
     """Write an access line for each health probe."""
 
+    console: bool = True
+    """Serve the local console at ``/_hiccup`` (recent requests, log lines,
+    traces, errors and live charts) when the environment is a developer's
+    own or ``debug`` is on; never otherwise."""
+
     drain_seconds: float | None = Field(default=None, ge=0)
     """Seconds between SIGTERM and the server's own shutdown, during which
     ``/readyz`` fails and every request is still served, so that the load
@@ -145,6 +150,11 @@ class Settings(BaseSettings):
     def development(self) -> bool:
         """Whether the environment is a developer's own."""
         return self.environment.lower() in {"development", "dev", "local"}
+
+    @property
+    def console_enabled(self) -> bool:
+        """Whether the local console is served."""
+        return self.console and (self.debug or self.development)
 
     @property
     def drain_delay(self) -> float:
