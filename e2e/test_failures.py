@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from browsing import (
     Traffic,
@@ -29,6 +30,15 @@ STREAM = "/api/drafts/stream"
 SAVE = "/api/drafts"
 #: The SDK's automatic retries of a failed attempt, at most.
 SDK_RETRY_LIMIT = 2
+
+
+def served_streams(demo: Server) -> int:
+    """How many drafts the server was asked to stream."""
+    return sum(
+        1
+        for line in demo.lines()
+        if line.get("event") == "http.request" and line.get("http.route") == STREAM
+    )
 
 
 def is_stream(response: Response) -> bool:
@@ -86,6 +96,7 @@ def test_a_writer_fault_shows_its_words_a_reference_and_a_way_out(
     switches, code = fault
     set_faults(demo, **switches)
     stream = Traffic(STREAM, "POST").watch(page)
+    before = served_streams(demo)
 
     with page.expect_response(is_stream) as answered:
         write(page)
@@ -103,8 +114,12 @@ def test_a_writer_fault_shows_its_words_a_reference_and_a_way_out(
     [line] = access_lines(demo, request_id)
     assert line["http.route"] == STREAM
     assert re.fullmatch(r"[0-9a-f]{32}", line["trace_id"])
-    # A stream is never sent again on its own.
+    detail = httpx.get(f"{demo.url}/_hiccup/api/requests/{request_id}").json()
+    assert detail["trace"]["trace_id"] == line["trace_id"]
+    # A stream is never sent again on its own: the page sent one, and the
+    # server saw one.
     assert len(stream.requests) == 1
+    assert served_streams(demo) - before == 1
     if code == "RATE_LIMITED":
         modal.screenshot(path=shots / f"modal-{locale}.png")
 
@@ -232,3 +247,51 @@ def test_an_error_mid_stream_ends_with_a_message_not_a_hang(
     expect(dialog(page)).to_be_visible(timeout=15_000)
     # The words that came before the failure stay on the page.
     expect(page.get_by_test_id("draft-output")).to_contain_text("Here is a")
+
+
+def test_latency_past_the_timeout_reads_as_too_slow_and_try_again_recovers(
+    page: Page, demo: Server
+) -> None:
+    page.clock.install()
+    page.reload()
+    set_faults(demo, latency_ms=60_000)
+
+    write(page)
+    # The SDK gives an attempt 30 s; the page's clock runs them at once.
+    page.clock.fast_forward(30_000)
+
+    modal = dialog(page)
+    expect(modal).to_be_visible()
+    expect(modal).to_contain_text(copy_of("REQUEST_TIMED_OUT", "en")["title"])
+    reset_faults(demo)
+    page.clock.fast_forward(CONTRACT.codes["REQUEST_TIMED_OUT"].retry.after_ms or 0)
+    modal.locator("button.primary").click()
+    expect(page.get_by_test_id("draft-output")).to_contain_text(
+        "Here is a first draft", timeout=15_000
+    )
+
+
+SERVER_CODES = [
+    name
+    for name, spec in CONTRACT.codes.items()
+    if not spec.client and not spec.field and spec.status >= 400
+]
+
+
+def test_any_code_raised_from_the_qa_panel_shows_its_words(
+    localized: Page, demo: Server, locale: str
+) -> None:
+    page = localized
+    page.goto(f"{demo.url}/qa")
+
+    for code in SERVER_CODES:
+        page.get_by_test_id("code").select_option(code)
+        page.get_by_test_id("raise").click()
+        modal = dialog(page)
+        spec = CONTRACT.codes[code]
+        examples = {name: param.example for name, param in spec.params.items()}
+        if "seconds" in examples and spec.retry.after_ms is not None:
+            examples["seconds"] = -(-spec.retry.after_ms // 1000)
+        expect(modal, code).to_contain_text(copy_of(code, locale, examples)["title"])
+        page.keyboard.press("Escape")
+        expect(modal, code).to_have_count(0)
