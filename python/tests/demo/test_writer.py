@@ -425,3 +425,31 @@ def test_a_raised_code_says_the_wait_its_response_asks_for(writer_app: FastAPI) 
 
     assert sent.header("retry-after") == "5"
     assert sent.json()["params"] == {"seconds": 5}
+
+
+def test_the_summary_queue_reports_its_jobs(metrics: Any, tmp_path: Any) -> None:
+    from writer import create_app  # noqa: PLC0415 - importable once the path is set
+
+    app = create_app(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'drafts.sqlite3'}",
+        breaker_name="writer-large-queue",
+    )
+
+    async def run() -> None:
+        async with running(app):
+            queued = await send(app, "POST", "/api/jobs/summarise")
+            job = queued.json()["job_id"]
+            for _ in range(200):
+                status = await send(app, "GET", f"/api/jobs/{job}")
+                if status.json()["status"] == "done":
+                    return
+                await asyncio.sleep(0.01)
+
+    asyncio.run(run())
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, {"queue": "summaries", **labels})
+
+    assert sample("hiccup_queue_jobs_total", outcome="succeeded") == 1
+    assert sample("hiccup_queue_jobs_total", outcome="failed") == 0
+    assert sample("hiccup_queue_depth") == 0
