@@ -66,9 +66,22 @@ def write(page: Page, prompt: str = PROMPT) -> None:
     page.get_by_test_id("write").click()
 
 
-def access_lines(demo: Server, request_id: str) -> list[dict[str, Any]]:
-    return [
-        line
-        for line in demo.lines()
-        if line.get("event") == "http.request" and line.get("request_id") == request_id
-    ]
+def access_lines(
+    demo: Server, *, count: int = 1, **fields: object
+) -> list[dict[str, Any]]:
+    """Return the server's access lines with these fields, once there are at
+    least ``count`` of them.
+
+    The server writes a request's line once its response is over, which may
+    be just after the browser has it: the lines are waited for.
+    """
+
+    def matching(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            line
+            for line in lines
+            if line.get("event") == "http.request"
+            and all(line.get(name) == value for name, value in fields.items())
+        ]
+
+    return matching(demo.wait_for(lambda lines: len(matching(lines)) >= count))
