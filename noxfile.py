@@ -26,7 +26,7 @@ ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = ON_CI
-nox.options.sessions = ["lint", "contracts", "tests", "js", "openapi", "e2e"]
+nox.options.sessions = ["lint", "contracts", "tests", "js", "openapi", "e2e", "ops"]
 
 
 def _group(name: str) -> list[str]:
@@ -89,6 +89,18 @@ def _build_demo_page(session: nox.Session, npm: str, *checks: str) -> None:
         session.run(npm, "ci", "--no-audit", "--no-fund", external=True)
         for script in (*checks, "build"):
             session.run(npm, "run", script, external=True)
+
+
+@nox.session
+def ops(session: nox.Session) -> None:
+    """The generated ops files: current with their definitions, and passing
+    promtool's checks and unit tests."""
+    promtool = _require(session, "promtool", "the alert rules are checked by promtool")
+    session.install("-e", ".[ops]")
+    session.run("hiccup", "ops", "gen", "--check")
+    with session.chdir(ROOT / "ops" / "prometheus"):
+        session.run(promtool, "check", "rules", "rules.yml", external=True)
+        session.run(promtool, "test", "rules", "rules.test.yml", external=True)
 
 
 @nox.session

@@ -57,7 +57,35 @@ def _parser() -> argparse.ArgumentParser:
         help="write nothing; exit 1 when a generated file is out of date",
     )
 
+    ops = commands.add_parser("ops", help="write the alert rules, tests and runbooks")
+    ops_actions = ops.add_subparsers(dest="action", required=True)
+    ops_gen = ops_actions.add_parser("gen", help="write ops/ from the definitions")
+    ops_gen.add_argument(
+        "--root", type=Path, default=Path(), help="repository root (default: here)"
+    )
+    ops_gen.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a generated file is out of date",
+    )
+
     return parser
+
+
+def _ops_gen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .ops import generate  # noqa: PLC0415 - only this command needs it
+
+    files = generate(args.root, check=args.check)
+    changed = [f for f in files if f.changed]
+    for f in changed:
+        if args.check:
+            print(f"{f.path}: out of date; run `hiccup ops gen`", file=err)
+        else:
+            print(f"wrote {f.path}", file=out)
+    if not changed:
+        print("generated files are up to date", file=err)
+
+    return 1 if args.check and changed else 0
 
 
 def _retries(spec: CodeSpec) -> str:
@@ -163,6 +191,8 @@ def main(
     args = _parser().parse_args(argv)
     out, err = out or sys.stdout, err or sys.stderr
     try:
+        if args.command == "ops":
+            return _ops_gen(args, out, err)
         if args.action == "lint":
             return _lint(args, out, err)
         return _gen(args, out, err)
