@@ -93,14 +93,17 @@ def _build_demo_page(session: nox.Session, npm: str, *checks: str) -> None:
 
 @nox.session
 def ops(session: nox.Session) -> None:
-    """The generated ops files: current with their definitions, and passing
-    promtool's checks and unit tests."""
+    """The generated ops files: current with their definitions, passing
+    promtool's checks and unit tests, and amtool's check."""
     promtool = _require(session, "promtool", "the alert rules are checked by promtool")
+    amtool = _require(session, "amtool", "Alertmanager's routes are checked by amtool")
     session.install("-e", ".[ops]")
     session.run("hiccup", "ops", "gen", "--check")
     with session.chdir(ROOT / "ops" / "prometheus"):
         session.run(promtool, "check", "rules", "rules.yml", external=True)
         session.run(promtool, "test", "rules", "rules.test.yml", external=True)
+    alertmanager = ROOT / "ops" / "alertmanager" / "alertmanager.yml"
+    session.run(amtool, "check-config", str(alertmanager), external=True)
 
 
 @nox.session
