@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,7 +71,53 @@ def _parser() -> argparse.ArgumentParser:
         help="write nothing; exit 1 when a generated file is out of date",
     )
 
+    apply = ops_actions.add_parser(
+        "sentry-apply", help="create or update the Sentry alert rules of a project"
+    )
+    apply.add_argument("--url", default="https://sentry.io", help="Sentry's address")
+    apply.add_argument("--org", required=True, help="the organisation's slug")
+    apply.add_argument("--project", required=True, help="the project's slug")
+    apply.add_argument(
+        "--rules", type=Path, default=Path("ops/sentry/rules.json"), help="the rules"
+    )
+    apply.add_argument(
+        "--id",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an integration ID the rules name, such as SLACK_WORKSPACE=123;"
+        " read from the environment when not given",
+    )
+    apply.add_argument(
+        "--dry-run", action="store_true", help="read only; print what would change"
+    )
+
     return parser
+
+
+def _sentry_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .ops._sentry import apply_rules, http_sender  # noqa: PLC0415
+
+    token = os.environ.get("SENTRY_AUTH_TOKEN")
+    if not token:
+        print("set SENTRY_AUTH_TOKEN to a token with the alerts:write scope", file=err)
+        return 2
+    names = ("PAGERDUTY_ACCOUNT", "PAGERDUTY_SERVICE", "SLACK_WORKSPACE")
+    ids = {name: os.environ[name] for name in names if name in os.environ}
+    for given in args.id:
+        name, _, value = given.partition("=")
+        ids[name] = value
+    rules = json.loads(args.rules.read_text(encoding="utf-8"))
+    send = http_sender(args.url, args.org, args.project, token)
+    try:
+        changes = apply_rules(rules, ids, send, dry_run=args.dry_run)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(exc, file=err)
+        return 1
+    verb = "would" if args.dry_run else "did"
+    for change in changes:
+        print(f"{verb} {change.action}: {change.name}", file=out)
+    return 0
 
 
 def _ops_gen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -191,6 +239,8 @@ def main(
     args = _parser().parse_args(argv)
     out, err = out or sys.stdout, err or sys.stderr
     try:
+        if args.command == "ops" and args.action == "sentry-apply":
+            return _sentry_apply(args, out, err)
         if args.command == "ops":
             return _ops_gen(args, out, err)
         if args.action == "lint":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._alertmanager import alertmanager_config
+from ._pagerduty import pagerduty_terraform
 from ._rules import Alert, alerts, recording_rules, rule_tests
+from ._sentry import sentry_rules
 from ._thresholds import Thresholds
 
 __all__ = ["GeneratedFile", "generate", "render"]
@@ -18,6 +21,8 @@ RULES = Path("ops/prometheus/rules.yml")
 RULE_TESTS = Path("ops/prometheus/rules.test.yml")
 RUNBOOKS = Path("ops/runbooks.md")
 ALERTMANAGER = Path("ops/alertmanager/alertmanager.yml")
+SENTRY_RULES = Path("ops/sentry/rules.json")
+PAGERDUTY = Path("ops/pagerduty/main.tf.json")
 
 #: What to look at first, by the start of an alert's name.
 _STEPS: dict[str, tuple[str, ...]] = {
@@ -137,13 +142,17 @@ def _runbooks(thresholds: Thresholds) -> str:
 def render(thresholds: Thresholds | None = None) -> dict[Path, str]:
     """Return every generated file's path (under the repository) and text."""
     thresholds = thresholds or Thresholds()
+    # One group: its rules are evaluated in order, so that each alert reads
+    # the ratios recorded at the same evaluation, never the one before.
     rules = {
         "groups": [
-            {"name": "hiccup-recording", "rules": recording_rules(thresholds)},
             {
-                "name": "hiccup-alerts",
-                "rules": [alert.rule(thresholds) for alert in alerts(thresholds)],
-            },
+                "name": "hiccup",
+                "rules": [
+                    *recording_rules(thresholds),
+                    *(alert.rule(thresholds) for alert in alerts(thresholds)),
+                ],
+            }
         ]
     }
     tests = {
@@ -156,6 +165,8 @@ def render(thresholds: Thresholds | None = None) -> dict[Path, str]:
         RULE_TESTS: _yaml(tests),
         RUNBOOKS: _runbooks(thresholds),
         ALERTMANAGER: _yaml(alertmanager_config(thresholds)),
+        SENTRY_RULES: json.dumps(sentry_rules(thresholds), indent=2) + "\n",
+        PAGERDUTY: json.dumps(pagerduty_terraform(thresholds), indent=2) + "\n",
     }
 
 

@@ -44,6 +44,8 @@ class Thresholds:
         breaker_open_for: how long a breaker stays open before it warns.
         queue_oldest_seconds: age of a queue's oldest message.
         queue_depth: depth above which a growing queue warns.
+        sentry_spike_percent: how much more often than the week before an
+            error must happen within an hour for Sentry to call it a spike.
     """
 
     service: str = "hiccup-demo"
@@ -64,6 +66,7 @@ class Thresholds:
     breaker_open_for: str = "5m"
     queue_oldest_seconds: float = 300.0
     queue_depth: float = 100.0
+    sentry_spike_percent: int = 300
 
     @property
     def windows(self) -> tuple[str, ...]:
