@@ -138,8 +138,10 @@ def write_config(
     metrics_path: str = "/metrics",
     interval: str = SCRAPE_INTERVAL,
     rule_files: Sequence[Path] = (),
+    alertmanagers: Sequence[str] = (),
 ) -> None:
-    """Write a configuration scraping ``targets`` (base URLs) as job ``app``."""
+    """Write a configuration scraping ``targets`` (base URLs) as job ``app``,
+    sending alerts to ``alertmanagers`` (base URLs)."""
     hosts = [urlsplit(target).netloc for target in targets]
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
@@ -154,6 +156,11 @@ def write_config(
             }
         ],
     }
+    if alertmanagers:
+        managers = [urlsplit(url).netloc for url in alertmanagers]
+        config["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": managers}]}]
+        }
     # JSON is YAML, and needs no YAML library.
     path.write_text(json.dumps(config, indent=2))
 
@@ -166,6 +173,7 @@ def prometheus_server(
     metrics_path: str = "/metrics",
     interval: str = SCRAPE_INTERVAL,
     rule_files: Sequence[Path] = (),
+    alertmanagers: Sequence[str] = (),
     extra_args: Sequence[str] = (),
 ) -> Iterator[Prometheus]:
     """Run Prometheus scraping ``targets`` until the block ends.
@@ -175,6 +183,7 @@ def prometheus_server(
         directory: An empty directory for the configuration, the TSDB and
             the log.
         rule_files: Recording or alerting rule files to load.
+        alertmanagers: Base URLs of Alertmanagers to send alerts to.
         extra_args: More command-line flags, such as
             ``--enable-feature=exemplar-storage``.
     """
@@ -188,6 +197,7 @@ def prometheus_server(
         metrics_path=metrics_path,
         interval=interval,
         rule_files=rule_files,
+        alertmanagers=alertmanagers,
     )
     port = free_port()
     with (directory / "prometheus.log").open("wb") as log:
