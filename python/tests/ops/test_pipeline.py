@@ -16,14 +16,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus import prometheus_server
-from servers import Server, free_port, uvicorn_server
+from servers import Server, free_port, loopback_http, uvicorn_server
 from writer_support import DEMO
 
 from hiccup.ops import BurnWindow, Thresholds
@@ -78,16 +78,9 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: object) -> None:
             """Quiet."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}
-    )
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with loopback_http(Handler) as url:
+        state.url = url
+        yield state
 
 
 def _alertmanager_config(directory: Path, receiver: Receiver) -> Path:
