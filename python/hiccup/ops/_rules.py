@@ -3,9 +3,10 @@
 Every alert says how long its condition must hold (``for``), how bad it is
 (``severity``: critical pages, warning opens a ticket, info is for the
 record), what happened (``summary``, ``description``) and where the runbook
-is. Its test gives series that make the condition true from one minute in,
-and checks that the alert is silent a minute before its ``for`` has passed
-and firing, with its exact labels and annotations, once it has.
+is. Its test gives series that make the condition true (a rate from the
+first minute, which needs two samples; a gauge at once), and checks that the
+alert is silent a minute before its ``for`` has passed and firing, with its
+exact labels and annotations, once it has.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ from typing import Any
 from .._metrics import HTTP_DURATION_BUCKETS, MODEL_DURATION_BUCKETS, Metrics
 from ._thresholds import Thresholds, seconds_of
 
-#: How an annotation names the job the alert is about.
-JOB = "{{ $labels.job }}"
-
 __all__ = [
     "Alert",
     "Scenario",
@@ -30,6 +28,9 @@ __all__ = [
     "recording_rules",
     "rule_tests",
 ]
+
+#: How an annotation names the job the alert is about.
+JOB = "{{ $labels.job }}"
 
 #: Minutes of samples in each test series: past the slowest alert's firing.
 _MINUTES = 400
