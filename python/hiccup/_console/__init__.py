@@ -143,7 +143,8 @@ class Console:
         parts = path.removeprefix(CONSOLE_PREFIX).split("/")
         match parts:
             case ["api", "requests"]:
-                return self._json({"requests": list(reversed(records.requests))})
+                # Copies, taken whole: threads append to the rings meanwhile.
+                return self._json({"requests": list(reversed(records.requests.copy()))})
             case ["api", "requests", request_id]:
                 return self._request(request_id)
             case ["api", "traces"]:
@@ -164,19 +165,19 @@ class Console:
         )
 
     def _request(self, request_id: str) -> Response:
-        found = _matching(records.requests, "request_id", request_id)
+        found = _matching(records.requests.copy(), "request_id", request_id)
         if not found:
             raise HTTPException(404)
         summary = found[-1]
         trace_id = summary.get("trace_id")
         trace = next((t for t in self._traces(200) if t["trace_id"] == trace_id), None)
-        lines = _matching(records.lines, "request_id", request_id)
+        lines = _matching(records.lines.copy(), "request_id", request_id)
         return self._json({"request": summary, "lines": lines, "trace": trace})
 
     def _errors(self) -> list[Mapping[str, object]]:
         return [
             line
-            for line in reversed(records.lines)
+            for line in reversed(records.lines.copy())
             if line.get("level") in ("error", "critical") and "exception" in line
         ]
 
