@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from browsing import reset_faults
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-from servers import Server, uvicorn_server
+from servers import Server
+from writer_support import demo_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo-app"
@@ -55,17 +56,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.fail(
             "the demo page is not built: npm ci && npm run build in demo-app/web"
         )
+    # As on a developer's laptop: the local console is served.
     folder = tmp_path_factory.mktemp("demo")
-    env = {
-        "HICCUP_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'drafts.sqlite3'}",
-        "HICCUP_LOG_FORMAT": "json",
-        "HICCUP_SERVICE_NAME": "hiccup-demo",
-        # As on a developer's laptop: the local console is served.
-        "HICCUP_ENVIRONMENT": "development",
-    }
-    with uvicorn_server(
-        "app:app", folder / "server.jsonl", env=env, app_dir=DEMO, factory=False
-    ) as server:
+    with demo_server(folder, HICCUP_ENVIRONMENT="development") as server:
         yield server
 
 

@@ -13,7 +13,8 @@ import pytest
 from browsing import dialog, reset_faults, set_faults, write
 from playwright.sync_api import Browser, expect
 from sentry_ingest import SentryIngest
-from servers import Server, uvicorn_server
+from servers import Server
+from writer_support import demo_server
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE_MAP = ROOT / "demo-app" / "web" / "dist" / "main.js.map"
@@ -31,20 +32,8 @@ def reporting_demo(
 ) -> Iterator[Server]:
     """The demo, with its Sentry DSN pointing at the ingest on loopback."""
     folder = tmp_path_factory.mktemp("sentry-demo")
-    env = {
-        "HICCUP_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'drafts.sqlite3'}",
-        "HICCUP_LOG_FORMAT": "json",
-        "HICCUP_SERVICE_NAME": "hiccup-demo",
-        "HICCUP_SENTRY_DSN": ingest.dsn,
-        "HICCUP_VERSION": "demo-e2e",
-    }
-    with uvicorn_server(
-        "app:app",
-        folder / "server.jsonl",
-        env=env,
-        app_dir=ROOT / "demo-app",
-        factory=False,
-    ) as server:
+    env = {"HICCUP_SENTRY_DSN": ingest.dsn, "HICCUP_VERSION": "demo-e2e"}
+    with demo_server(folder, **env) as server:
         yield server
 
 

@@ -5,17 +5,37 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from servers import Server, uvicorn_server
 from support import Sent, http_scope
 
 DEMO = Path(__file__).resolve().parents[2] / "demo-app"
 JSON = (b"content-type", b"application/json")
+
+
+@contextmanager
+def demo_server(folder: Path, **env: str) -> Iterator[Server]:
+    """Serve the demo as ``app:app`` under uvicorn, with its drafts and its
+    JSON log lines in ``folder``; ``env`` adds or overrides variables."""
+    defaults = {
+        "HICCUP_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'drafts.sqlite3'}",
+        "HICCUP_LOG_FORMAT": "json",
+        "HICCUP_SERVICE_NAME": "hiccup-demo",
+    }
+    with uvicorn_server(
+        "app:app",
+        folder / "server.jsonl",
+        env={**defaults, **env},
+        app_dir=DEMO,
+        factory=False,
+    ) as server:
+        yield server
 
 
 def import_path() -> None:

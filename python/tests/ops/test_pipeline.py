@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 from prometheus import prometheus_server
-from servers import Server, free_port, loopback_http, uvicorn_server
-from writer_support import DEMO
+from servers import Server, free_port, loopback_http
+from writer_support import demo_server
 
 from hiccup.ops import BurnWindow, Thresholds
 from hiccup.ops._alertmanager import alertmanager_config
@@ -143,14 +143,7 @@ def alertmanager(tmp_path: Path, receiver: Receiver) -> Iterator[str]:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Server]:
-    env = {
-        "HICCUP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'drafts.sqlite3'}",
-        "HICCUP_SERVICE_NAME": "hiccup-demo",
-        "HICCUP_LOG_FORMAT": "json",
-    }
-    with uvicorn_server(
-        "app:app", tmp_path / "demo.jsonl", env=env, app_dir=DEMO, factory=False
-    ) as server:
+    with demo_server(tmp_path) as server:
         yield server
 
 
