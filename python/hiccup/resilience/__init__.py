@@ -20,6 +20,7 @@ from ._idempotency import (
     MemoryIdempotencyStore,
     RedisIdempotencyStore,
 )
+from ._observe import track_attempts
 from ._partial import ComponentError, Partial, gather_partial
 from ._retry import (
     AttemptTimeout,
@@ -67,6 +68,7 @@ __all__ = [
     "retry",
     "retry_sync",
     "retrying",
+    "track_attempts",
     "with_fallback",
 ]
 

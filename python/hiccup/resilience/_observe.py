@@ -11,19 +11,22 @@ from ._retry import Attempt, SuppressedRetry
 __all__ = ["record_budget", "track_attempts"]
 
 
-def track_attempts(dependency: str) -> dict[str, Any]:
+def track_attempts(
+    dependency: str, budget: RetryBudget | None = None
+) -> dict[str, Any]:
     """Return the hooks of ``retry`` that record a dependency's attempts,
-    suppressed retries and attempts per call in Prometheus.
+    suppressed retries and attempts per call in Prometheus, and after each
+    attempt what ``budget`` (if given) allows.
 
-        await retry(call, policy, budget=budget, **track_attempts("search"))
+        await retry(call, policy, budget=budget, **track_attempts("search", budget))
     """
     metrics = default_metrics()
     attempts = metrics.retry_attempts
-    made = [0]
 
     def on_attempt(attempt: Attempt) -> None:
-        made[0] = attempt.number
         attempts.labels(dependency, attempt.outcome).inc()
+        if budget is not None:
+            record_budget(budget)
         if attempt.outcome != "retry":
             metrics.retry_amplification.labels(dependency).observe(attempt.number)
 
