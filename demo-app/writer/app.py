@@ -37,6 +37,17 @@ from .writing import Opened, Writer
 
 __all__ = ["create_app"]
 
+#: Where the page sends what the browser SDK records.
+REPORTS_PATH = "/api/reports"
+#: The writer's business events, by the features that emit them, and the
+#: funnel from a prompt to a whole draft.
+EVENTS = {
+    "draft.written": ("stream",),
+    "draft.saved": ("editor",),
+    "summary.requested": ("jobs",),
+}
+FUNNEL = ("drafting", ("prompted", "first_word", "written"))
+
 HERE = Path(__file__).resolve().parent
 #: Where ``npm run build`` in demo-app/web puts the page and its bundles.
 PAGES = HERE.parent / "web" / "dist"
@@ -119,7 +130,11 @@ def create_app(
         breaker_name: the large model's breaker, unique in the process (two
             writers in one process, as in tests, need two names).
     """
-    settings = settings or hiccup.Settings(service_name="hiccup-demo")
+    settings = settings or hiccup.Settings(
+        service_name="hiccup-demo", client_reports_path=REPORTS_PATH
+    )
+    hiccup.declare_events(EVENTS)
+    hiccup.declare_funnel(*FUNNEL)
     state = {"faults": Faults()}
 
     def faults() -> Faults:
@@ -214,13 +229,16 @@ def _writer_routes(app: FastAPI, settings: hiccup.Settings, parts: _Parts) -> No
             "sentry_dsn": settings.sentry_dsn,
             "release": settings.version,
             "environment": settings.environment,
+            "reports_path": settings.client_reports_path,
         }
 
     @app.post("/api/drafts/stream")
     async def stream_draft(draft: PromptIn) -> StreamingResponse:
         """Write a draft, word by word, as server-sent events."""
         _check_quota(faults())
+        hiccup.funnel_step("drafting", "prompted")
         opened = await writer.open(draft.prompt)
+        hiccup.funnel_step("drafting", "first_word")
         return StreamingResponse(
             _draft_events(opened, draft.prompt, store), media_type="text/event-stream"
         )
@@ -229,7 +247,9 @@ def _writer_routes(app: FastAPI, settings: hiccup.Settings, parts: _Parts) -> No
     async def save_draft(draft: DraftIn) -> dict[str, object]:
         """Keep a draft the user wrote."""
         _check_quota(faults())
-        return await store.add(title=draft.title, prompt=draft.prompt, tone=draft.tone)
+        saved = await store.add(title=draft.title, prompt=draft.prompt, tone=draft.tone)
+        hiccup.track("draft.saved", feature="editor")
+        return saved
 
     @app.get("/api/drafts")
     async def list_drafts() -> dict[str, object]:
@@ -244,6 +264,7 @@ def _writer_routes(app: FastAPI, settings: hiccup.Settings, parts: _Parts) -> No
 
     @app.post("/api/jobs/summarise", status_code=202)
     async def summarise() -> dict[str, str]:
+        hiccup.track("summary.requested", feature="jobs")
         return {"job_id": jobs.enqueue().id}
 
     @app.get("/api/jobs/{job_id}")
@@ -278,6 +299,8 @@ async def _draft_events(
     saved = await store.add(
         title=title[:80], prompt=prompt, tone="plain", body=body, model=opened.model
     )
+    hiccup.track("draft.written", feature="stream")
+    hiccup.funnel_step("drafting", "written")
     yield _sse(
         "done",
         {"draft_id": saved["id"], "model": opened.model, "degraded": opened.degraded},

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from hiccup import model_call
+from hiccup import current_model_call, model_call
 from hiccup.resilience import (
     AttemptTimeout,
     BreakerPolicy,
@@ -24,6 +24,7 @@ from hiccup.resilience import (
     degraded,
     fallback,
     retry,
+    track_attempts,
 )
 
 from .faults import Faults
@@ -126,21 +127,31 @@ class Writer:
             return opened
 
         return await retry(
-            attempt, self.policy, budget=self.budget, classify=_worth_retrying
+            attempt,
+            self.policy,
+            budget=self.budget,
+            classify=_worth_retrying,
+            **track_attempts(LARGE, self.budget),
         )
 
     async def _opened(self, model: str, prompt: str) -> Opened:
         words = self.provider.stream(model, prompt)
         try:
-            first = await self._first[model](words)
+            first = await self._first[model](words, prompt)
         except BaseException:
             await words.aclose()
             raise
         return Opened(model, first, words)
 
     @staticmethod
-    async def _first_word(words: AsyncIterator[str]) -> str:
-        return await anext(words)
+    async def _first_word(words: AsyncIterator[str], prompt: str) -> str:
+        first = await anext(words)
+        call = current_model_call()
+        if call is not None:
+            call.first_chunk()
+            # The simulated model reads a word as a token.
+            call.tokens(input=len(prompt.split()))
+        return first
 
     @staticmethod
     def _template(prompt: str) -> Opened:

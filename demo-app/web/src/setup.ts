@@ -15,7 +15,7 @@ import {
   showFailureModal,
 } from "hiccup";
 import { copy as fr } from "hiccup/copy/fr";
-import { sentryReporter } from "hiccup/reporters";
+import { beaconReporter, sentryReporter } from "hiccup/reporters";
 import { LANGUAGE_NAMES } from "./copy";
 import { make } from "./dom";
 
@@ -30,6 +30,8 @@ interface Config {
   readonly sentry_dsn: string | null;
   readonly release: string;
   readonly environment: string;
+  /** Where the server takes the SDK's records, if it does. */
+  readonly reports_path: string | null;
 }
 
 /** The locale a page speaks in, and a client whose failures speak it too. */
@@ -58,7 +60,8 @@ export function chooseLocale(): Locale {
 
 /**
  * Read the page's settings and return the reporters they ask for: Sentry's,
- * when the server names a project.
+ * when the server names a project, and the server's own record endpoint,
+ * which counts what users saw (failures, retries, modals) for its metrics.
  *
  * A page that cannot read its settings still works, without Sentry, so that
  * failure is not shown to the user.
@@ -68,7 +71,24 @@ export async function loadReporters(): Promise<readonly Reporter[]> {
     .json<Config>("/api/config")
     .catch(() => undefined);
 
-  return config?.sentry_dsn ? [startSentry(config, config.sentry_dsn)] : [];
+  if (config === undefined) {
+    return [];
+  }
+  const reporters: Reporter[] = [];
+  if (config.sentry_dsn) {
+    reporters.push(startSentry(config, config.sentry_dsn));
+  }
+  if (config.reports_path) {
+    reporters.push(
+      beaconReporter(config.reports_path, {
+        service: "hiccup-demo-web",
+        version: config.release,
+        env: config.environment,
+      }),
+    );
+  }
+
+  return reporters;
 }
 
 function startSentry(config: Config, dsn: string): Reporter {
