@@ -71,6 +71,44 @@ class Prometheus:
 
         return result
 
+    def query_range(
+        self, promql: str, start: float, end: float, step: float = 1.0
+    ) -> list[dict[str, Any]]:
+        """Run a range query, as Grafana's panels do; return its series.
+
+        Raises:
+            PrometheusError: the query failed or did not return a matrix.
+        """
+        response = httpx2.post(
+            f"{self.url}/api/v1/query_range",
+            data={"query": promql, "start": start, "end": end, "step": step},
+            timeout=30,
+        )
+        answer = response.json()
+        if answer.get("status") != "success":
+            raise PrometheusError(f"query {promql!r} failed: {answer!r}")
+        data = answer["data"]
+        if data["resultType"] != "matrix":
+            raise PrometheusError(f"query {promql!r} returned {data['resultType']}")
+        series: list[dict[str, Any]] = data["result"]
+
+        return series
+
+    def label_values(self, label: str, match: str) -> list[str]:
+        """Return the values ``label`` has on the series ``match`` selects,
+        as Grafana's ``label_values`` variables ask for them."""
+        response = httpx2.get(
+            f"{self.url}/api/v1/label/{label}/values",
+            params={"match[]": match},
+            timeout=10,
+        )
+        answer = response.json()
+        if answer.get("status") != "success":
+            raise PrometheusError(f"values of {label!r} failed: {answer!r}")
+        values: list[str] = answer["data"]
+
+        return values
+
     def samples(self, promql: str, *by: str) -> dict[tuple[str, ...], float]:
         """Run an instant query; return its values keyed by the ``by`` labels."""
         return keyed(self.query(promql), *by)

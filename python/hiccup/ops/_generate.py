@@ -9,6 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from ._alertmanager import alertmanager_config
+from ._dashboards import dashboards
+from ._grafana import (
+    alerting_provisioning,
+    dashboard_json,
+    dashboards_provisioning,
+    datasources_provisioning,
+)
 from ._pagerduty import pagerduty_terraform
 from ._rules import Alert, alerts, recording_rules, rule_tests
 from ._sentry import sentry_rules
@@ -23,6 +30,9 @@ RUNBOOKS = Path("ops/runbooks.md")
 ALERTMANAGER = Path("ops/alertmanager/alertmanager.yml")
 SENTRY_RULES = Path("ops/sentry/rules.json")
 PAGERDUTY = Path("ops/pagerduty/main.tf.json")
+GRAFANA = Path("ops/grafana")
+DASHBOARDS = GRAFANA / "dashboards"
+PROVISIONING = GRAFANA / "provisioning"
 
 #: What to look at first, by the start of an alert's name.
 _STEPS: dict[str, tuple[str, ...]] = {
@@ -165,8 +175,32 @@ def render(thresholds: Thresholds | None = None) -> dict[Path, str]:
         RULE_TESTS: _yaml(tests),
         RUNBOOKS: _runbooks(thresholds),
         ALERTMANAGER: _yaml(alertmanager_config(thresholds)),
-        SENTRY_RULES: json.dumps(sentry_rules(thresholds), indent=2) + "\n",
-        PAGERDUTY: json.dumps(pagerduty_terraform(thresholds), indent=2) + "\n",
+        SENTRY_RULES: _json(sentry_rules(thresholds)),
+        PAGERDUTY: _json(pagerduty_terraform(thresholds)),
+        **_grafana_files(thresholds),
+    }
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _grafana_files(thresholds: Thresholds) -> dict[Path, str]:
+    boards = {
+        DASHBOARDS / f"{board.uid.removeprefix('hiccup-')}.json": _json(
+            dashboard_json(board, thresholds)
+        )
+        for board in dashboards(thresholds)
+    }
+    return {
+        **boards,
+        PROVISIONING / "datasources" / "hiccup.yml": _yaml(
+            datasources_provisioning(thresholds)
+        ),
+        PROVISIONING / "dashboards" / "hiccup.yml": _yaml(dashboards_provisioning()),
+        PROVISIONING / "alerting" / "hiccup.yml": _yaml(
+            alerting_provisioning(thresholds)
+        ),
     }
 
 

@@ -22,25 +22,16 @@ from typing import Any
 
 import httpx
 import pytest
+from fast_rules import FAST, write_rules
 from prometheus import prometheus_server
 from servers import Server, free_port, loopback_http
 from writer_support import demo_server
 
-from hiccup.ops import BurnWindow, Thresholds
 from hiccup.ops._alertmanager import alertmanager_config
 from hiccup.ops._generate import _yaml
-from hiccup.ops._rules import alerts, recording_rules
+from hiccup.ops._rules import alerts
 
 ROUTING_KEY = "r0ut1ngk3y0000000000000000000000"
-#: Burn windows a minute of load can fill, and fire within seconds.
-FAST = Thresholds(
-    job="app",
-    burn_windows=(BurnWindow(14.4, "1m", "20s", "critical", "5s"),),
-    min_request_rate=0.5,
-    breaker_open_for="5s",
-)
-
-
 #: The page the load must cause.
 BURN = next(a.name for a in alerts(FAST) if a.name.startswith("HiccupErrorBudgetBurn"))
 
@@ -147,16 +138,6 @@ def demo(tmp_path: Path) -> Iterator[Server]:
         yield server
 
 
-def _rules(directory: Path) -> Path:
-    path = directory / "rules.yml"
-    group = {
-        "name": "hiccup",
-        "rules": [*recording_rules(FAST), *(a.rule(FAST) for a in alerts(FAST))],
-    }
-    path.write_text(_yaml({"groups": [group]}))
-    return path
-
-
 def _load(
     demo: Server, until: float, done: threading.Event, breaking: threading.Event
 ) -> None:
@@ -192,7 +173,7 @@ def _inhibited_breaker(alertmanager: str) -> list[dict[str, Any]]:
 def test_a_failing_app_pages_pagerduty_and_tells_slack_and_nothing_more(
     tmp_path: Path, demo: Server, alertmanager: str, receiver: Receiver
 ) -> None:
-    rules = _rules(tmp_path)
+    rules = write_rules(tmp_path)
     (tmp_path / "prometheus").mkdir()
     with prometheus_server(
         [demo.url],
