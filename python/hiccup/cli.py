@@ -92,7 +92,56 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="read only; print what would change"
     )
 
+    grafana = ops_actions.add_parser(
+        "grafana-apply",
+        help="set the permissions and public sharing of hiccup's Grafana folder",
+    )
+    grafana.add_argument("--url", required=True, help="Grafana's address")
+    grafana.add_argument(
+        "--access",
+        type=Path,
+        default=Path("ops/grafana/access.json"),
+        help="the access document",
+    )
+    grafana.add_argument(
+        "--dry-run", action="store_true", help="read only; print what would change"
+    )
+
     return parser
+
+
+def _grafana_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._exceptions import HiccupError  # noqa: PLC0415
+    from .ops._grafana_access import (  # noqa: PLC0415
+        AccessDocumentError,
+        apply_access,
+        http_sender,
+        read_document,
+    )
+
+    token = os.environ.get("GRAFANA_TOKEN")
+    if not token:
+        print(
+            "set GRAFANA_TOKEN to a Grafana service account token that is admin"
+            " of the folder; the Admin role is simplest, as it can also create"
+            " the folder and look up teams",
+            file=err,
+        )
+        return 2
+    try:
+        access = read_document(args.access.read_text(encoding="utf-8"))
+        send = http_sender(args.url, token)
+        changes = apply_access(access, send, dry_run=args.dry_run)
+    except AccessDocumentError as exc:
+        print(f"{args.access}: {exc}", file=err)
+        return 1
+    except (HiccupError, OSError, ValueError) as exc:
+        print(exc, file=err)
+        return 1
+    verb = "would" if args.dry_run else "did"
+    for change in changes:
+        print(f"{verb} {change.action}: {change.what}", file=out)
+    return 0
 
 
 def _sentry_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -241,6 +290,8 @@ def main(
     try:
         if args.command == "ops" and args.action == "sentry-apply":
             return _sentry_apply(args, out, err)
+        if args.command == "ops" and args.action == "grafana-apply":
+            return _grafana_apply(args, out, err)
         if args.command == "ops":
             return _ops_gen(args, out, err)
         if args.action == "lint":

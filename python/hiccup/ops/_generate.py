@@ -16,6 +16,7 @@ from ._grafana import (
     dashboards_provisioning,
     datasources_provisioning,
 )
+from ._grafana_access import Access, access_document
 from ._pagerduty import pagerduty_terraform
 from ._rules import Alert, alerts, recording_rules, rule_tests
 from ._sentry import sentry_rules
@@ -194,6 +195,7 @@ def _grafana_files(thresholds: Thresholds) -> dict[Path, str]:
     }
     return {
         **boards,
+        GRAFANA / "access.json": _json(access_document(Access())),
         PROVISIONING / "datasources" / "hiccup.yml": _yaml(
             datasources_provisioning(thresholds)
         ),

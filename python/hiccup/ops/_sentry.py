@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import string
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._codes import CONTRACT
+from ._http import call_json
 from ._thresholds import Thresholds
 
 __all__ = ["Change", "apply_rules", "paging_codes", "sentry_rules"]
@@ -183,21 +182,6 @@ def http_sender(base_url: str, organization: str, project: str, token: str) -> S
     root = f"{base_url.rstrip('/')}/api/0/projects/{organization}/{project}/rules/"
 
     def send(method: str, path: str, body: object | None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            root + path,
-            data=data,
-            method=method,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode(errors="replace")
-            raise RuntimeError(f"{method} {root + path}: {exc.code} {detail}") from exc
+        return call_json(method, root + path, body, token)
 
     return send
