@@ -96,7 +96,9 @@ def _overview(t: Thresholds) -> Dashboard:
         )
 
     factors = sorted({p.factor for p in t.burn_windows if p.factor > 1})
-    burn_steps = ((None, "green"), *((f, "red") for f in factors))
+    # The slower burn that pages in orange, the fastest in red.
+    colours = ["orange"] * (len(factors) - 1) + ["red"]
+    burn_steps = ((None, "green"), *zip(factors, colours, strict=True))
     objectives = Row(
         "Objectives",
         (
@@ -213,6 +215,7 @@ def _overview(t: Thresholds) -> Dashboard:
                 ),
                 "short",
                 kind="table",
+                hidden=("Value",),
             ),
         ),
     )

@@ -88,6 +88,7 @@ class Panel:
             the first step.
         mappings: values shown as text, as ``(value, text, colour)``.
         stacked: stack the series (for parts of a whole).
+        hidden: columns a table does not show, besides the time.
     """
 
     title: str
@@ -102,6 +103,7 @@ class Panel:
     minimum: float | None = None
     maximum: float | None = None
     stacked: bool = False
+    hidden: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +172,13 @@ def _field_config(panel: Panel) -> dict[str, Any]:
     steps = panel.steps or ((None, "green"),)
     defaults: dict[str, Any] = {
         "unit": panel.unit,
-        "color": {"mode": "thresholds" if panel.steps else "palette-classic"},
+        # One colour per series in a chart, whose thresholds are lines;
+        # a single value takes the colour of the step it is in.
+        "color": {
+            "mode": "thresholds"
+            if panel.steps and panel.kind in {"stat", "bargauge"}
+            else "palette-classic"
+        },
         "thresholds": {
             "mode": "absolute",
             "steps": [{"color": colour, "value": value} for value, colour in steps],
@@ -216,7 +224,7 @@ def _options(panel: Panel) -> dict[str, Any]:
         "stat": {
             "reduceOptions": last,
             "colorMode": "value",
-            "graphMode": "area",
+            "graphMode": "none",
             "justifyMode": "auto",
             "textMode": "auto",
             "orientation": "auto",
@@ -253,6 +261,13 @@ def _options(panel: Panel) -> dict[str, Any]:
 
 def _panel_json(panel: Panel, number: int, x: int, y: int) -> dict[str, Any]:
     refs = "ABCDEFGHIJ"
+    extra: dict[str, Any] = {}
+    if panel.kind == "table":
+        # An instant query's rows all have the same time.
+        hide = dict.fromkeys(("Time", *panel.hidden), True)
+        extra["transformations"] = [
+            {"id": "organize", "options": {"excludeByName": hide}}
+        ]
     return {
         "id": number,
         "type": panel.kind,
@@ -263,6 +278,7 @@ def _panel_json(panel: Panel, number: int, x: int, y: int) -> dict[str, Any]:
         "fieldConfig": _field_config(panel),
         "options": _options(panel),
         "targets": [_target(q, refs[i]) for i, q in enumerate(panel.queries)],
+        **extra,
     }
 
 
@@ -328,7 +344,7 @@ def _variable(variable: Variable, default: str | None) -> dict[str, Any]:
         "type": "query",
         "datasource": _DATASOURCE,
         "definition": definition,
-        "query": {"query": definition, "refId": variable.name},
+        "query": definition,
         "refresh": 2,
         "sort": 1,
         "hide": 0,

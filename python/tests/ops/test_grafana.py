@@ -190,7 +190,17 @@ def test_the_overview_answers_what_on_call_asks_first() -> None:
     # One line per window the burn alerts read, and a threshold where they page.
     assert [t["legendFormat"] for t in burn["targets"]] == list(THRESHOLDS.windows)
     steps = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert [s["value"] for s in steps] == [None, 6.0, 14.4]
+    assert [(s["value"], s["color"]) for s in steps] == [
+        (None, "green"),
+        (6.0, "orange"),
+        (14.4, "red"),
+    ]
+    # Each window its own colour; the thresholds are dashed lines.
+    assert burn["fieldConfig"]["defaults"]["color"] == {"mode": "palette-classic"}
+    versions = next(p for p in _panels(overview) if p["title"] == "Running versions")
+    assert versions["transformations"] == [
+        {"id": "organize", "options": {"excludeByName": {"Time": True, "Value": True}}}
+    ]
     latency = next(p for p in _panels(overview) if p["title"] == "Latency by route")
     assert [t["legendFormat"] for t in latency["targets"]] == [
         "p50 {{http_route}}",
