@@ -411,6 +411,10 @@ def dashboard_json(board: Dashboard, thresholds: Thresholds) -> dict[str, Any]:
                 "asDropdown": True,
                 "includeVars": True,
                 "keepTime": True,
+                "icon": "external link",
+                "targetBlank": False,
+                "tooltip": "",
+                "url": "",
             }
         ],
         "annotations": _annotations(board),
