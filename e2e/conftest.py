@@ -1,19 +1,21 @@
 """The demo app under uvicorn, and Chromium driven by Playwright.
 
 The browser is Debian's Chromium (``HICCUP_E2E_CHROMIUM``, else the one on
-the path); Playwright downloads none. Screenshots go to ``build/e2e``.
+the path); Playwright downloads none. Screenshots go to ``build/e2e``, and
+so does what a failed test's tab saw: a screenshot, its console, the
+requests it sent and how they ended, and the demo's last log lines.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 from browsing import reset_faults
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Error, Page, Playwright, sync_playwright
 from servers import Server
 from writer_support import demo_server
 
@@ -62,13 +64,60 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
+#: Each test's call report, for fixtures to know whether it failed.
+CALLS = pytest.StashKey[pytest.TestReport]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[CALLS] = report
+    return report
+
+
+def _watch(opened: Page) -> list[str]:
+    """Return a list that fills with the tab's console and network events."""
+    seen: list[str] = []
+    opened.on("console", lambda m: seen.append(f"console {m.type}: {m.text}"))
+    opened.on("request", lambda r: seen.append(f"request {r.method} {r.url}"))
+    opened.on(
+        "requestfailed",
+        lambda r: seen.append(f"failed {r.method} {r.url}: {r.failure}"),
+    )
+    opened.on("response", lambda r: seen.append(f"response {r.status} {r.request.url}"))
+    return seen
+
+
+def _keep_evidence(name: str, opened: Page, seen: list[str], demo: Server) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    stem = SHOTS / f"failed-{name.replace('/', '_')}"
+    if not opened.is_closed():
+        try:
+            opened.screenshot(path=stem.with_suffix(".png"), full_page=True)
+        except Error as exc:
+            seen.append(f"no screenshot: {exc}")
+    server = demo.output.read_text(errors="replace").splitlines()[-80:]
+    stem.with_suffix(".txt").write_text(
+        "\n".join([*seen, "", "server:", *server]) + "\n"
+    )
+
+
 @pytest.fixture
-def page(browser: Browser, demo: Server) -> Iterator[Page]:
+def page(
+    browser: Browser, demo: Server, request: pytest.FixtureRequest
+) -> Iterator[Page]:
     """A fresh tab on the writer, in English; the switches reset after it."""
     context = browser.new_context(locale="en-US")
     opened = context.new_page()
+    seen = _watch(opened)
     opened.goto(demo.url)
     yield opened
+    report = request.node.stash.get(CALLS, None)
+    if report is not None and report.failed:
+        _keep_evidence(request.node.name, opened, seen, demo)
     context.close()
     reset_faults(demo)
 
