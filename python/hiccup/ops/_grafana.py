@@ -149,10 +149,6 @@ class Dashboard:
         for row in self.rows:
             yield from row.panels
 
-    def queries(self) -> Iterator[Query]:
-        for panel in self.panels():
-            yield from panel.queries
-
 
 def _target(query: Query, ref: str) -> dict[str, Any]:
     return {

@@ -383,3 +383,11 @@ def test_the_alerting_file_keeps_its_secrets_in_the_environment() -> None:
     }
     [group] = provisioning["groups"]
     assert not any("$" in str(rule["labels"]) for rule in group["rules"])
+
+
+def test_a_panel_of_an_unknown_kind_is_refused() -> None:
+    odd = Panel("Pie", "A pie.", (Query("up"),), "none", kind="piechart")
+    board = Dashboard("x", "x", "x", (Row("Row", (odd,)),))
+
+    with pytest.raises(ValueError, match="'Pie' has an unknown kind 'piechart'"):
+        dashboard_json(board, THRESHOLDS)
