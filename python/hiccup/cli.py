@@ -8,11 +8,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ._icu import parse, render
 from ._spec import CodeSpec, Contract
 from .contract import ContractError, lint_file, write_outputs
+
+if TYPE_CHECKING:
+    from .ops._http import Change
 
 __all__ = ["main"]
 
@@ -110,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_changes(changes: list[Change], dry_run: bool, out: TextIO) -> None:
+    verb = "would" if dry_run else "did"
+    for change in changes:
+        print(f"{verb} {change.action}: {change.what}", file=out)
+
+
 def _grafana_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ._exceptions import HiccupError  # noqa: PLC0415
     from .ops._grafana_access import (  # noqa: PLC0415
@@ -138,9 +147,7 @@ def _grafana_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (HiccupError, OSError, ValueError) as exc:
         print(exc, file=err)
         return 1
-    verb = "would" if args.dry_run else "did"
-    for change in changes:
-        print(f"{verb} {change.action}: {change.what}", file=out)
+    _print_changes(changes, args.dry_run, out)
     return 0
 
 
@@ -163,9 +170,7 @@ def _sentry_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (ValueError, RuntimeError, OSError) as exc:
         print(exc, file=err)
         return 1
-    verb = "would" if args.dry_run else "did"
-    for change in changes:
-        print(f"{verb} {change.action}: {change.name}", file=out)
+    _print_changes(changes, args.dry_run, out)
     return 0
 
 

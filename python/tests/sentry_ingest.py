@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from servers import JsonHandler
+
 __all__ = [
     "Envelope",
     "Item",
@@ -210,23 +212,23 @@ class SentryIngest:
 
 
 def _handler_for(ingest: SentryIngest) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
             match = _ENVELOPE_PATH.match(self.path.split("?", 1)[0])
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if match is None:
-                self._answer(404, {"detail": "not an envelope endpoint"})
+                self.answer(404, {"detail": "not an envelope endpoint"})
                 return
             try:
                 data = decode_body(body, self.headers.get("Content-Encoding"))
                 envelope = parse_envelope(data)
             except UnsupportedEncodingError as exc:
-                self._answer(415, {"detail": str(exc)})
+                self.answer(415, {"detail": str(exc)})
                 return
             except ValueError as exc:
-                self._answer(400, {"detail": f"not an envelope: {exc}"})
+                self.answer(400, {"detail": f"not an envelope: {exc}"})
                 return
             envelope = Envelope(envelope.headers, envelope.items, match["project"])
             ingest._record(envelope)
@@ -234,18 +236,7 @@ def _handler_for(ingest: SentryIngest) -> type[BaseHTTPRequestHandler]:
                 ingest._hold()
                 self.close_connection = True
                 return
-            self._answer(200, {"id": envelope.headers.get("event_id")})
-
-        def _answer(self, status: int, body: dict[str, object]) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Keep the tests' output clean."""
+            self.answer(200, {"id": envelope.headers.get("event_id")})
 
     return Handler
 

@@ -20,6 +20,23 @@ from typing import Any
 SERVED_APPS = Path(__file__).parent / "server"
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A request handler for the tests' stand-ins of JSON APIs: it answers
+    with ``answer`` and logs nothing."""
+
+    def answer(self, status: int, body: object) -> None:
+        """Send ``body`` as JSON with ``status``."""
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the tests' output clean."""
+
+
 @contextmanager
 def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """Serve ``handler`` on a free loopback port in a thread; yield its URL."""

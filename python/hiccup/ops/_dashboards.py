@@ -10,7 +10,7 @@ period. A series that may not exist yet (no request has failed) is read as
 
 from __future__ import annotations
 
-from ._grafana import Dashboard, Panel, Query, Row, Variable, error_ratio
+from ._grafana import Dashboard, Panel, Query, Row, Variable, error_ratio, share
 from ._rules import metric_names
 from ._thresholds import Thresholds
 
@@ -47,9 +47,8 @@ def _quantiles(
     )
 
 
-def _share(numerator: str, denominator: str) -> str:
-    """One rate over another; 0 where the numerator has no series yet."""
-    return f"(\n  {numerator}\n/\n  {denominator}\n)\nor\n{denominator} * 0"
+def _increase(metric: str, selector: str) -> str:
+    return f"increase({metric}{{{selector}}}[{RANGE}])"
 
 
 def _stat(
@@ -401,7 +400,7 @@ def _models(t: Thresholds) -> Dashboard:
                 "Share of each model's calls that failed.",
                 (
                     Query(
-                        _share(
+                        share(
                             _sum(by, _rate(f"{m}_count", f'{chosen},error_type!=""')),
                             _sum(by, _rate(f"{m}_count", chosen)),
                         ),
@@ -608,7 +607,7 @@ def _queues(t: Thresholds) -> Dashboard:
                 "Share of each queue's jobs that failed.",
                 (
                     Query(
-                        _share(
+                        share(
                             _sum("queue", _rate(jobs, f'{chosen},outcome="failed"')),
                             _sum("queue", _rate(jobs, chosen)),
                         ),
@@ -732,7 +731,7 @@ def _business(t: Thresholds) -> Dashboard:
     n = metric_names()
     events = f"{n['business_events']}_total"
     steps = f"{n['funnel_steps']}_total"
-    reached = _sum("funnel, step", f"increase({steps}{{{JOB}}}[{RANGE}])")
+    reached = _sum("funnel, step", _increase(steps, JOB))
     row = Row(
         "Business",
         (
@@ -753,7 +752,7 @@ def _business(t: Thresholds) -> Dashboard:
                 "How many of each event happened.",
                 (
                     Query(
-                        _sum("event", f"increase({events}{{{JOB}}}[{RANGE}])"),
+                        _sum("event", _increase(events, JOB)),
                         "{{event}}",
                         instant=True,
                     ),
@@ -870,8 +869,8 @@ def _frontend(t: Thresholds) -> Dashboard:
     def kind(name: str) -> str:
         return f'{JOB},kind="{name}"'
 
-    recovered = _sum("", f"increase({reported}{{{kind('recovered')}}}[{RANGE}])")
-    shown = _sum("", f"increase({reported}{{{kind('modal_shown')}}}[{RANGE}])")
+    recovered = _sum("", _increase(reported, kind("recovered")))
+    shown = _sum("", _increase(reported, kind("modal_shown")))
     row = Row(
         "What users saw",
         (
@@ -913,7 +912,7 @@ def _frontend(t: Thresholds) -> Dashboard:
             _stat(
                 "Reports received",
                 "Records the SDK sent over the time picked.",
-                _sum("", f"increase({reported}{{{JOB}}}[{RANGE}])"),
+                _sum("", _increase(reported, JOB)),
                 "short",
             ),
         ),

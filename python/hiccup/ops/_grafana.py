@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._rules import Alert, alerts
+from ._rules import Alert, alerts, metric_names
 from ._thresholds import Thresholds
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "dashboards_provisioning",
     "datasources_provisioning",
     "error_ratio",
+    "share",
 ]
 
 #: The folder the dashboards and the Grafana-managed alert rules live in.
@@ -522,16 +523,21 @@ def _escaped(text: str) -> str:
     return text.replace("$", "$$")
 
 
+def share(numerator: str, denominator: str) -> str:
+    """Return one rate over another: 0, not nothing, where the numerator has
+    no series yet (no request has failed)."""
+    return f"(\n  {numerator}\n/\n  {denominator}\n)\nor\n{denominator} * 0"
+
+
 def error_ratio(by: str, selector: str, window: str, status: str = "5..") -> str:
     """Return the share of requests answered with ``status`` (a regular
-    expression), by the ``by`` labels: 0, not nothing, when none were."""
-    duration = "http_server_request_duration_seconds_count"
+    expression), by the ``by`` labels."""
+    duration = f"{metric_names()['http_duration']}_count"
     grouping = f"sum by ({by})" if by else "sum"
     failed = f'{selector},http_response_status_code=~"{status}"'.lstrip(",")
-    every = f"{grouping} (rate({duration}{{{selector}}}[{window}]))"
-    return (
-        f"(\n  {grouping} (rate({duration}{{{failed}}}[{window}]))\n"
-        f"/\n  {every}\n)\nor\n{every} * 0"
+    return share(
+        f"{grouping} (rate({duration}{{{failed}}}[{window}]))",
+        f"{grouping} (rate({duration}{{{selector}}}[{window}]))",
     )
 
 

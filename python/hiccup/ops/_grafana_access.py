@@ -25,13 +25,13 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from .._exceptions import HiccupError
 from ._grafana import FOLDER_TITLE, FOLDER_UID
-from ._http import ApiError, call_json
+from ._http import ApiError, Change, Send, call_json
 
 __all__ = [
     "DEFAULT_GRANTS",
@@ -283,18 +283,6 @@ def read_document(text: str) -> Access:
             f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
     return access_from_document(document)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What applying did, or would do, to the folder, its permissions or
-    one public dashboard."""
-
-    action: str  # "create", "update", "keep" or "disable"
-    what: str
-
-
-Send = Callable[[str, str, object | None], Any]
 
 
 def _quote(part: str) -> str:

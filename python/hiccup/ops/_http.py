@@ -1,15 +1,30 @@
-"""One JSON call to an operations API (Sentry's, Grafana's) with a token."""
+"""Calls to the operations APIs that ``hiccup ops`` applies to (Sentry's,
+Grafana's), and what applying changed."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .._exceptions import HiccupError
 
-__all__ = ["ApiError", "call_json"]
+__all__ = ["ApiError", "Change", "Send", "call_json"]
+
+#: Makes one API call, ``(method, path, body)``, and returns the parsed answer.
+Send = Callable[[str, str, object | None], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What applying did, or would do, to one thing: ``action`` is
+    ``create``, ``update``, ``keep`` or ``disable``."""
+
+    action: str
+    what: str
 
 
 class ApiError(HiccupError, RuntimeError):

@@ -11,10 +11,12 @@ exact labels and annotations, once it has.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from .._metrics import HTTP_DURATION_BUCKETS, MODEL_DURATION_BUCKETS, Metrics
@@ -36,15 +38,19 @@ JOB = "{{ $labels.job }}"
 _MINUTES = 400
 
 
-def metric_names() -> dict[str, str]:
-    """Return the name of every metric the package emits, by attribute."""
+@functools.cache
+def metric_names() -> Mapping[str, str]:
+    """Return the name of every metric the package emits, by attribute.
+
+    Read once: it makes a set of metrics on a registry of its own.
+    """
     metrics = Metrics()
     names = {}
     for attribute, value in vars(metrics).items():
         describe = getattr(value, "describe", None)
         if callable(describe):
             names[attribute] = describe()[0].name
-    return names
+    return MappingProxyType(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +138,32 @@ def _bound(seconds: float, buckets: tuple[float, ...]) -> str:
     return str(seconds)
 
 
+def _selector(name: str, labels: Mapping[str, str]) -> str:
+    inside = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    return f"{name}{{{inside}}}"
+
+
 def _counter(
     name: str, labels: Mapping[str, str], per_minute: float
 ) -> tuple[str, str]:
-    inside = ",".join(f'{key}="{value}"' for key, value in labels.items())
-    return (f"{name}{{{inside}}}", f"0+{per_minute:g}x{_MINUTES}")
+    return (_selector(name, labels), f"0+{per_minute:g}x{_MINUTES}")
+
+
+def _gauge(
+    name: str,
+    labels: Mapping[str, str],
+    values: str,
+    fires_with: Mapping[str, str],
+    *,
+    true_from: int = 0,
+) -> Scenario:
+    """Return the scenario of one gauge series holding ``values`` (promtool's
+    notation, repeated for the whole test) and the labels it fires with."""
+    return Scenario(
+        ((_selector(name, labels), f"{values}x{_MINUTES}"),),
+        fires_with,
+        true_from=true_from,
+    )
 
 
 def _burn_alerts(thresholds: Thresholds) -> Iterator[Alert]:
@@ -309,15 +336,11 @@ def alerts(thresholds: Thresholds) -> list[Alert]:
                 " keeps failing."
             ),
             runbook="A breaker open",
-            scenario=Scenario(
-                (
-                    (
-                        f'{names["breaker_state"]}{{job="{thresholds.job}",breaker="writer-large",state="open"}}',
-                        f"1x{_MINUTES}",
-                    ),
-                ),
+            scenario=_gauge(
+                breaker,
+                {**labels, "breaker": "writer-large", "state": "open"},
+                "1",
                 {**labels, "breaker": "writer-large"},
-                true_from=0,
             ),
         ),
         Alert(
@@ -335,15 +358,11 @@ def alerts(thresholds: Thresholds) -> list[Alert]:
                 " for 5 minutes."
             ),
             runbook="A queue stale",
-            scenario=Scenario(
-                (
-                    (
-                        f'{names["queue_oldest_age"]}{{job="{thresholds.job}",queue="summaries"}}',
-                        f"600x{_MINUTES}",
-                    ),
-                ),
+            scenario=_gauge(
+                names["queue_oldest_age"],
                 {**labels, "queue": "summaries"},
-                true_from=0,
+                "600",
+                {**labels, "queue": "summaries"},
             ),
         ),
         Alert(
@@ -360,14 +379,13 @@ def alerts(thresholds: Thresholds) -> list[Alert]:
                 f" {thresholds.queue_depth:g} messages and has grown for 15 minutes."
             ),
             runbook="A queue growing",
-            scenario=Scenario(
-                (
-                    (
-                        f'{names["queue_depth"]}{{job="{thresholds.job}",queue="summaries"}}',
-                        f"200+10x{_MINUTES}",
-                    ),
-                ),
+            # deriv() needs two samples: the condition holds from minute 1.
+            scenario=_gauge(
+                depth,
                 {**labels, "queue": "summaries"},
+                "200+10",
+                {**labels, "queue": "summaries"},
+                true_from=1,
             ),
         ),
         Alert(
@@ -381,15 +399,11 @@ def alerts(thresholds: Thresholds) -> list[Alert]:
                 " failed for 5 minutes: its pods are out of the load balancer."
             ),
             runbook="A health check failing",
-            scenario=Scenario(
-                (
-                    (
-                        f'{names["health_status"]}{{job="{thresholds.job}",check="db",group="ready"}}',
-                        f"0x{_MINUTES}",
-                    ),
-                ),
+            scenario=_gauge(
+                health,
+                {**labels, "check": "db", "group": "ready"},
+                "0",
                 {**labels, "check": "db"},
-                true_from=0,
             ),
         ),
         Alert(
@@ -402,15 +416,11 @@ def alerts(thresholds: Thresholds) -> list[Alert]:
                 "Prometheus has failed to scrape {{ $labels.instance }} for 5 minutes."
             ),
             runbook="A target down",
-            scenario=Scenario(
-                (
-                    (
-                        f'up{{job="{thresholds.job}",instance="10.0.0.7:8000"}}',
-                        f"0x{_MINUTES}",
-                    ),
-                ),
+            scenario=_gauge(
+                "up",
                 {**labels, "instance": "10.0.0.7:8000"},
-                true_from=0,
+                "0",
+                {**labels, "instance": "10.0.0.7:8000"},
             ),
         ),
         Alert(

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from .._codes import CONTRACT
-from ._http import call_json
+from ._http import Change, Send, call_json
 from ._thresholds import Thresholds
 
 __all__ = ["Change", "apply_rules", "paging_codes", "sentry_rules"]
@@ -106,17 +105,6 @@ def sentry_rules(thresholds: Thresholds) -> list[dict[str, Any]]:
             "actions": tell,
         },
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What applying did, or would do, to one rule."""
-
-    action: str  # "create", "update" or "keep"
-    name: str
-
-
-Send = Callable[[str, str, object | None], Any]
 
 
 def _fill(rule: Mapping[str, Any], ids: Mapping[str, str]) -> dict[str, Any]:

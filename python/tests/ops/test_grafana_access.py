@@ -8,13 +8,12 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from servers import loopback_http
+from servers import JsonHandler, loopback_http
 
 from hiccup.cli import main
 from hiccup.ops._grafana_access import (
@@ -296,34 +295,23 @@ def api() -> Iterator[GrafanaApi]:
     state = GrafanaApi()
     state.add_team("sre")
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: object) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
+    class Handler(JsonHandler):
         def _serve(self) -> None:
             state.calls.append((self.command, self.path))
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._answer(401, {"message": "Invalid API key", "statusCode": 401})
+                self.answer(401, {"message": "Invalid API key", "statusCode": 401})
                 return
             url = urlsplit(self.path)
             for method, pattern, route in ROUTES:
                 match = pattern.fullmatch(url.path)
                 if method == self.command and match:
-                    self._answer(*route(state, match[1], parse_qs(url.query), body))
+                    self.answer(*route(state, match[1], parse_qs(url.query), body))
                     return
-            self._answer(404, {"message": "Not found"})
+            self.answer(404, {"message": "Not found"})
 
         do_GET = do_POST = do_PATCH = _serve
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet."""
 
     with loopback_http(Handler) as url:
         state.url = url

@@ -7,12 +7,11 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import loopback_http
+from servers import JsonHandler, loopback_http
 
 from hiccup.cli import main
 from hiccup.ops import Thresholds
@@ -37,37 +36,29 @@ def api() -> Iterator[RulesApi]:
     state = RulesApi()
     prefix = "/api/0/projects/acme/writer/rules/"
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: object) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
+    class Handler(JsonHandler):
         def _body(self) -> Any:
             return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
 
         def _route(self) -> str | None:
             state.calls.append((self.command, self.path))
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._answer(401, {"detail": "Invalid token"})
+                self.answer(401, {"detail": "Invalid token"})
                 return None
             if not self.path.startswith(prefix):
-                self._answer(404, {"detail": "Not found"})
+                self.answer(404, {"detail": "Not found"})
                 return None
             return self.path.removeprefix(prefix).strip("/")
 
         def do_GET(self) -> None:
             if self._route() is not None:
-                self._answer(200, state.rules)
+                self.answer(200, state.rules)
 
         def do_POST(self) -> None:
             if self._route() is not None:
                 rule = {**self._body(), "id": str(len(state.rules) + 1)}
                 state.rules.append(rule)
-                self._answer(201, rule)
+                self.answer(201, rule)
 
         def do_PUT(self) -> None:
             rule_id = self._route()
@@ -76,12 +67,9 @@ def api() -> Iterator[RulesApi]:
             for index, rule in enumerate(state.rules):
                 if rule["id"] == rule_id:
                     state.rules[index] = {**self._body(), "id": rule_id}
-                    self._answer(200, state.rules[index])
+                    self.answer(200, state.rules[index])
                     return
-            self._answer(404, {"detail": "Not found"})
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet."""
+            self.answer(404, {"detail": "Not found"})
 
     with loopback_http(Handler) as url:
         state.url = url
