@@ -13,7 +13,12 @@ from typing import Any
 
 from ._thresholds import Thresholds
 
-__all__ = ["RECEIVERS", "alertmanager_config"]
+__all__ = ["CHANNELS", "GROUP_BY", "RECEIVERS", "alertmanager_config"]
+
+#: The Slack channel each severity goes to; critical pages PagerDuty too.
+CHANNELS = {"critical": "#incidents", "warning": "#alerts", "info": "#alerts-info"}
+#: What one notification is about: one alert of one service.
+GROUP_BY = ("alertname", "service")
 
 #: The receiver of each severity.
 RECEIVERS = {
@@ -55,7 +60,7 @@ def alertmanager_config(thresholds: Thresholds) -> dict[str, Any]:
         "global": {"resolve_timeout": "5m", "slack_api_url_file": SLACK_URL_FILE},
         "route": {
             "receiver": RECEIVERS["warning"],
-            "group_by": ["alertname", "service"],
+            "group_by": list(GROUP_BY),
             "group_wait": "30s",
             "group_interval": "5m",
             "repeat_interval": "4h",
@@ -87,9 +92,14 @@ def alertmanager_config(thresholds: Thresholds) -> dict[str, Any]:
                         },
                     }
                 ],
-                "slack_configs": [_slack("#incidents")],
+                "slack_configs": [_slack(CHANNELS["critical"])],
             },
-            {"name": RECEIVERS["warning"], "slack_configs": [_slack("#alerts")]},
-            {"name": RECEIVERS["info"], "slack_configs": [_slack("#alerts-info")]},
+            *(
+                {
+                    "name": RECEIVERS[severity],
+                    "slack_configs": [_slack(CHANNELS[severity])],
+                }
+                for severity in ("warning", "info")
+            ),
         ],
     }

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._alertmanager import CHANNELS, GROUP_BY
 from ._rules import Alert, alerts, metric_names
 from ._thresholds import Thresholds
 
@@ -623,8 +624,6 @@ def alerting_provisioning(thresholds: Thresholds) -> dict[str, Any]:
     policies have no inhibition: a critical alert does not hold back the
     warnings of its service there, as it does in Alertmanager.
     """
-    group_by = ["alertname", "service"]
-    slack = "${SLACK_WEBHOOK_URL}"
     return {
         "apiVersion": 1,
         "groups": [
@@ -639,61 +638,48 @@ def alerting_provisioning(thresholds: Thresholds) -> dict[str, Any]:
         "contactPoints": [
             {
                 "orgId": 1,
-                "name": "hiccup-critical",
+                "name": f"hiccup-{severity}",
                 "receivers": [
-                    {
-                        "uid": "hiccup-pagerduty",
-                        "type": "pagerduty",
-                        "settings": {
-                            "integrationKey": "${PAGERDUTY_ROUTING_KEY}",
-                            "severity": "{{ .CommonLabels.severity }}",
-                            "class": "{{ .CommonLabels.alertname }}",
-                            "component": "{{ .CommonLabels.service }}",
-                        },
-                    },
-                    _slack_receiver("hiccup-incidents", "#incidents", slack),
+                    *([_PAGERDUTY] if severity == "critical" else []),
+                    _slack_receiver(channel),
                 ],
-            },
-            {
-                "orgId": 1,
-                "name": "hiccup-warning",
-                "receivers": [_slack_receiver("hiccup-alerts", "#alerts", slack)],
-            },
-            {
-                "orgId": 1,
-                "name": "hiccup-info",
-                "receivers": [
-                    _slack_receiver("hiccup-alerts-info", "#alerts-info", slack)
-                ],
-            },
+            }
+            for severity, channel in CHANNELS.items()
         ],
         "policies": [
             {
                 "orgId": 1,
                 "receiver": "hiccup-warning",
-                "group_by": group_by,
+                "group_by": list(GROUP_BY),
                 "routes": [
-                    _route("hiccup-critical", "critical"),
-                    _route("hiccup-warning", "warning"),
-                    _route("hiccup-info", "info"),
+                    {
+                        "receiver": f"hiccup-{severity}",
+                        "object_matchers": [["severity", "=", severity]],
+                        "group_by": list(GROUP_BY),
+                    }
+                    for severity in CHANNELS
                 ],
             }
         ],
     }
 
 
-def _slack_receiver(uid: str, channel: str, url: str) -> dict[str, Any]:
+_PAGERDUTY = {
+    "uid": "hiccup-pagerduty",
+    "type": "pagerduty",
+    "settings": {
+        "integrationKey": "${PAGERDUTY_ROUTING_KEY}",
+        "severity": "{{ .CommonLabels.severity }}",
+        "class": "{{ .CommonLabels.alertname }}",
+        "component": "{{ .CommonLabels.service }}",
+    },
+}
+
+
+def _slack_receiver(channel: str) -> dict[str, Any]:
     return {
-        "uid": uid,
+        "uid": f"hiccup-{channel.removeprefix('#')}",
         "type": "slack",
-        "settings": {"url": url, "recipient": channel},
+        "settings": {"url": "${SLACK_WEBHOOK_URL}", "recipient": channel},
         "disableResolveMessage": False,
-    }
-
-
-def _route(receiver: str, severity: str) -> dict[str, Any]:
-    return {
-        "receiver": receiver,
-        "object_matchers": [["severity", "=", severity]],
-        "group_by": ["alertname", "service"],
     }
