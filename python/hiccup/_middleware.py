@@ -355,6 +355,12 @@ class HiccupMiddleware:
         self.request_log = get_logger("hiccup.request")
         self.probes = probes
         self.console = console
+        # Every path hiccup's own endpoints may serve starts with one of
+        # these: one test of a request's path rules all of them out.
+        roots = sorted(PROBE_PATHS) if probes is not None else []
+        if console is not None:
+            roots.append(CONSOLE_PATH)
+        self._own_roots = tuple(roots)
         # Probes come every few seconds from every orchestrator: their access
         # lines would drown the app's.
         self.log_probes = self.settings.log_probes
@@ -372,7 +378,7 @@ class HiccupMiddleware:
         token = _current.set(exchange)
         # Which of hiccup's own endpoints serves the request, if one does.
         own = None
-        if self.probes is not None or self.console is not None:
+        if self._own_roots and scope["path"].startswith(self._own_roots):
             own = self._own(scope["path"])
         probe = own is not None and own is self.probes
         states = (
@@ -384,7 +390,9 @@ class HiccupMiddleware:
             if own is not None:
                 exchange.verbatim = True
                 await own(scope, receive, exchange.send)
-            elif exchange.deadline_header is not None and self._given_up(exchange):
+            elif (header := exchange.deadline_header) is not None and self._given_up(
+                exchange, header
+            ):
                 # Nobody waits for the answer: do none of the work.
                 await send_problem(exchange.send, exchange, _GIVEN_UP)
             elif self.limit and (
@@ -441,12 +449,11 @@ class HiccupMiddleware:
 
         return None
 
-    def _given_up(self, exchange: Exchange) -> bool:
+    def _given_up(self, exchange: Exchange, header: bytes) -> bool:
         """Set the request's deadline from its header; return whether the
         caller gave it no time at all."""
-        assert exchange.deadline_header is not None
         try:
-            milliseconds = parse_deadline_ms(exchange.deadline_header)
+            milliseconds = parse_deadline_ms(header)
         except ValueError as exc:
             # A client's mistake must not cost it its request: serve it with
             # no deadline, and say why once.

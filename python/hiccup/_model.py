@@ -353,7 +353,7 @@ class Guard:
         from .resilience._retry import retry_sync  # noqa: PLC0415
 
         assert self.retry is not None
-        hooks = track_attempts(self.dependency)
+        hooks = track_attempts(self.dependency, self.budget)
         return retry_sync(once, self.retry, budget=self.budget, **hooks)
 
     async def retry_async(self, once: Callable[[], Awaitable[R]]) -> R:
@@ -361,7 +361,7 @@ class Guard:
         from .resilience._retry import retry  # noqa: PLC0415
 
         assert self.retry is not None
-        hooks = track_attempts(self.dependency)
+        hooks = track_attempts(self.dependency, self.budget)
         return await retry(once, self.retry, budget=self.budget, **hooks)
 
 

@@ -26,11 +26,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .._export import RecentTrace
-from .._metrics import Metrics, default_metrics
+from .._metrics import default_metrics
 from .._middleware import Exchange
 from .._probes import CONSOLE_PATH, CONSOLE_PREFIX
 from .._records import records
 from .._tracing import recent_traces
+from ..resilience._breaker import breakers
 
 __all__ = ["Console", "ConsoleObserver"]
 
@@ -96,15 +97,6 @@ def _buckets(metric: MetricWrapperBase) -> dict[str, Any]:
     return {"buckets": ordered, "count": count, "errors": errors}
 
 
-def _breaker_states(metrics: Metrics) -> dict[str, str]:
-    states: dict[str, str] = {}
-    for family in metrics.breaker_state.collect():
-        for sample in family.samples:
-            if sample.value == 1:
-                states[sample.labels["breaker"]] = sample.labels["state"]
-    return states
-
-
 def _matching(
     lines: Iterable[Mapping[str, object]], key: str, value: str
 ) -> list[Mapping[str, object]]:
@@ -115,16 +107,12 @@ class Console:
     """The ASGI app of ``/_hiccup``: the page and the JSON it reads.
 
     Args:
-        metrics: the metrics to chart; the process's own by default.
         traces: returns the newest traces kept in memory, newest first.
     """
 
     def __init__(
-        self,
-        metrics: Metrics | None = None,
-        traces: Callable[[int], list[RecentTrace]] = recent_traces,
+        self, traces: Callable[[int], list[RecentTrace]] = recent_traces
     ) -> None:
-        self._metrics = metrics
         self._traces = traces
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -182,10 +170,10 @@ class Console:
         ]
 
     def _metrics_now(self) -> dict[str, object]:
-        metrics = self._metrics or default_metrics()
+        metrics = default_metrics()
         return {
             "time": time.time(),
             "http": _buckets(metrics.http_duration),
             "model": _buckets(metrics.model_duration),
-            "breakers": _breaker_states(metrics),
+            "breakers": {b.name: b.state.value for b in breakers()},
         }

@@ -36,10 +36,10 @@ from ._checks import (
     overall_status,
 )
 from ._drain import SigtermDrain
-from ._endpoints import PROBE_PATHS, HealthEndpoints
+from ._endpoints import PROBE_PATH_BY_GROUP, HealthEndpoints
 
 __all__ = [
-    "PROBE_PATHS",
+    "PROBE_PATH_BY_GROUP",
     "Check",
     "CheckFunction",
     "Group",

@@ -85,9 +85,6 @@ class SigtermDrain:
 
     def _forward(self, signum: int) -> None:
         """Hand the signal to the handler that was there before."""
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
         previous = self._previous
         self.uninstall()
         if callable(previous):

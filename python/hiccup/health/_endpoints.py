@@ -29,10 +29,10 @@ from .._probes import LIVE_PATH, READY_PATH, STARTUP_PATH
 from .._settings import Settings
 from ._checks import Check, Group, Health, Report, Result, Status
 
-__all__ = ["PROBE_PATHS", "HealthEndpoints"]
+__all__ = ["PROBE_PATH_BY_GROUP", "HealthEndpoints"]
 
 #: The path of each probe.
-PROBE_PATHS: Final[Mapping[Group, str]] = {
+PROBE_PATH_BY_GROUP: Final[Mapping[Group, str]] = {
     Group.LIVE: LIVE_PATH,
     Group.READY: READY_PATH,
     Group.STARTUP: STARTUP_PATH,
@@ -61,10 +61,10 @@ class _Route:
         self.path = path
 
 
-_PATHS: Final = {path: group for group, path in PROBE_PATHS.items()}
+_PATHS: Final = {path: group for group, path in PROBE_PATH_BY_GROUP.items()}
 _ROUTES: Final = {
     group: (_Route(path), _Route(f"{path}/{{name}}"))
-    for group, path in PROBE_PATHS.items()
+    for group, path in PROBE_PATH_BY_GROUP.items()
 }
 
 

@@ -20,7 +20,7 @@ import httpx
 from .._tracing import RESEND_COUNT
 from ._breaker import BreakerPolicy, CircuitBreaker
 from ._budget import BudgetConfig, RetryBudget
-from ._observe import record_budget, track_attempts
+from ._observe import track_attempts
 from ._retry import (
     RETRY_STATUSES,
     RetriesExhausted,
@@ -115,14 +115,12 @@ class ResilientTransport(httpx.AsyncBaseTransport):
                 attempt,
                 self._retry_policy,
                 budget=host.budget,
-                **track_attempts(host.name),
+                **track_attempts(host.name, host.budget),
             )
         except RetriesExhausted as exc:
             if isinstance(exc.last_response, httpx.Response):
                 return exc.last_response
             raise
-        finally:
-            record_budget(host.budget)
 
     async def _attempt(self, host: _Host, request: httpx.Request) -> httpx.Response:
         permit = host.breaker.admit()
