@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,9 @@ from hiccup._codes import CONTRACT
 from hiccup._icu import parse, render
 
 PROMPT = "a launch note for the new search"
+#: Opens a tab on the writer, as the ``open_tab`` fixture gives it:
+#: ``open_tab(server=None, *, locale="en-US", clock=False)``.
+OpenTab = Callable[..., Page]
 
 
 def set_faults(demo: Server, **switches: object) -> None:

@@ -14,8 +14,15 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from browsing import reset_faults
-from playwright.sync_api import Browser, Error, Page, Playwright, sync_playwright
+from browsing import OpenTab, reset_faults
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Error,
+    Page,
+    Playwright,
+    sync_playwright,
+)
 from servers import Server
 from writer_support import demo_server
 
@@ -106,20 +113,42 @@ def _keep_evidence(name: str, opened: Page, seen: list[str], demo: Server) -> No
 
 
 @pytest.fixture
-def page(
+def open_tab(
     browser: Browser, demo: Server, request: pytest.FixtureRequest
-) -> Iterator[Page]:
-    """A fresh tab on the writer, in English; the switches reset after it."""
-    context = browser.new_context(locale="en-US")
-    opened = context.new_page()
-    seen = _watch(opened)
-    opened.goto(demo.url)
-    yield opened
+) -> Iterator[OpenTab]:
+    """Open tabs on the writer: on ``server`` (the demo unless told another),
+    in ``locale``, with the page's clock under the test's control if
+    ``clock``. After the test each tab is closed and its server's switches
+    reset; a failed test keeps what its tabs saw."""
+    opened: list[tuple[BrowserContext, Page, list[str], Server]] = []
+
+    def open_(
+        server: Server | None = None, *, locale: str = "en-US", clock: bool = False
+    ) -> Page:
+        served = server or demo
+        context = browser.new_context(locale=locale)
+        tab = context.new_page()
+        seen = _watch(tab)
+        if clock:
+            tab.clock.install()
+        tab.goto(served.url)
+        opened.append((context, tab, seen, served))
+        return tab
+
+    yield open_
     report = request.node.stash.get(CALLS, None)
-    if report is not None and report.failed:
-        _keep_evidence(request.node.name, opened, seen, demo)
-    context.close()
-    reset_faults(demo)
+    for number, (context, tab, seen, served) in enumerate(opened):
+        if report is not None and report.failed:
+            name = request.node.name + (f"-{number}" if number else "")
+            _keep_evidence(name, tab, seen, served)
+        context.close()
+        reset_faults(served)
+
+
+@pytest.fixture
+def page(open_tab: OpenTab) -> Page:
+    """A fresh tab on the writer, in English; the switches reset after it."""
+    return open_tab()
 
 
 @pytest.fixture(scope="session")

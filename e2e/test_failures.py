@@ -8,11 +8,11 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from browsing import (
+    OpenTab,
     Traffic,
     access_lines,
     copy_of,
@@ -21,7 +21,7 @@ from browsing import (
     set_faults,
     write,
 )
-from playwright.sync_api import Browser, Page, Response, expect
+from playwright.sync_api import Page, Response, expect
 from servers import Server
 
 from hiccup._codes import CONTRACT
@@ -48,15 +48,10 @@ def locale(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def localized(browser: Browser, demo: Server, locale: str) -> Any:
-    """A tab on the writer whose browser speaks ``locale``."""
-    context = browser.new_context(locale={"en": "en-US", "fr": "fr-FR"}[locale])
-    page = context.new_page()
-    page.clock.install()
-    page.goto(demo.url)
-    yield page
-    context.close()
-    reset_faults(demo)
+def localized(open_tab: OpenTab, locale: str) -> Page:
+    """A tab on the writer whose browser speaks ``locale``, its clock the
+    test's to move."""
+    return open_tab(locale={"en": "en-US", "fr": "fr-FR"}[locale], clock=True)
 
 
 # Faults of the writer that reach the user, and the code each shows.

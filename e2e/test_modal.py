@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browsing import dialog, reset_faults, set_faults, write
-from playwright.sync_api import Browser, Page, expect
+from browsing import OpenTab, dialog, reset_faults, set_faults, write
+from playwright.sync_api import Page, expect
 from servers import Server
 
 AXE = Path(__file__).resolve().parents[1] / "demo-app" / "web" / "node_modules"
@@ -84,29 +84,23 @@ def test_try_again_by_keyboard_recovers(page: Page, demo: Server) -> None:
 
 @pytest.mark.parametrize("locale", ["en-US", "fr-FR"])
 def test_axe_finds_nothing_serious_in_the_open_modal(
-    browser: Browser, demo: Server, locale: str
+    open_tab: OpenTab, demo: Server, locale: str
 ) -> None:
-    context = browser.new_context(locale=locale)
-    page = context.new_page()
-    try:
-        page.goto(demo.url)
-        set_faults(demo, fallbacks=False, overloaded=True)
-        write(page)
-        expect(dialog(page)).to_be_visible()
-        page.add_script_tag(path=str(AXE_SCRIPT))
+    page = open_tab(locale=locale)
+    set_faults(demo, fallbacks=False, overloaded=True)
+    write(page)
+    expect(dialog(page)).to_be_visible()
+    page.add_script_tag(path=str(AXE_SCRIPT))
 
-        results: dict[str, Any] = page.evaluate(
-            """async () => {
-                const results = await window.axe.run(document, {
-                    resultTypes: ["violations"],
-                });
-                return { violations: results.violations.map((v) => ({
-                    id: v.id, impact: v.impact, nodes: v.nodes.length })) };
-            }"""
-        )
-    finally:
-        context.close()
-        reset_faults(demo)
+    results: dict[str, Any] = page.evaluate(
+        """async () => {
+            const results = await window.axe.run(document, {
+                resultTypes: ["violations"],
+            });
+            return { violations: results.violations.map((v) => ({
+                id: v.id, impact: v.impact, nodes: v.nodes.length })) };
+        }"""
+    )
 
     serious = [
         v for v in results["violations"] if v["impact"] in ("serious", "critical")

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browsing import dialog, reset_faults, set_faults, write
-from playwright.sync_api import Browser, expect
+from browsing import OpenTab, dialog, set_faults, write
+from playwright.sync_api import expect
 from sentry_ingest import SentryIngest
 from servers import Server
 from writer_support import demo_server
@@ -45,25 +45,19 @@ def wait_for(found: Callable[[], list[Any]], timeout: float = 15) -> list[Any]:
 
 
 def test_a_failure_reaches_sentry_from_the_page_and_the_server_as_one_trace(
-    browser: Browser, reporting_demo: Server, ingest: SentryIngest
+    open_tab: OpenTab, reporting_demo: Server, ingest: SentryIngest
 ) -> None:
-    context = browser.new_context(locale="en-US")
-    page = context.new_page()
-    try:
-        page.goto(reporting_demo.url)
-        set_faults(reporting_demo, fallbacks=False, overloaded=True)
-        write(page)
-        expect(dialog(page)).to_be_visible()
-        request_id = dialog(page).locator(".reference code").inner_text()
+    page = open_tab(reporting_demo)
+    set_faults(reporting_demo, fallbacks=False, overloaded=True)
+    write(page)
+    expect(dialog(page)).to_be_visible()
+    request_id = dialog(page).locator(".reference code").inner_text()
 
-        def from_(platform: str) -> Callable[[], list[Any]]:
-            return lambda: [e for e in ingest.events() if e.get("platform") == platform]
+    def from_(platform: str) -> Callable[[], list[Any]]:
+        return lambda: [e for e in ingest.events() if e.get("platform") == platform]
 
-        [page_event] = wait_for(from_("javascript"))
-        [server_event] = wait_for(from_("python"))
-    finally:
-        context.close()
-        reset_faults(reporting_demo)
+    [page_event] = wait_for(from_("javascript"))
+    [server_event] = wait_for(from_("python"))
 
     tags = page_event["tags"]
     assert tags["error.code"] == "MODEL_OVERLOADED"

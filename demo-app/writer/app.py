@@ -348,9 +348,7 @@ def _problem_for(code: str) -> Problem:
     if spec.field:
         error = FieldError(code, pointer="/prompt", **examples)
         return Problem(Code.VALIDATION_FAILED, errors=[error])
-    if spec.retry.after_ms is not None and spec.status in (429, 503):
-        return Problem(code, retry_after_ms=spec.retry.after_ms, **examples)
-
+    # The envelope takes the wait a code asks for from the contract.
     return Problem(code, **examples)
 
 

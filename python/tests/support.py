@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import io
 import json
@@ -69,8 +70,13 @@ async def call(
     headers: Sequence[tuple[bytes, bytes]] = (),
     body: bytes | Sequence[bytes] = b"",
     query: bytes = b"",
+    stay: bool = False,
 ) -> Sent:
-    """Call an ASGI app in process and collect what it sent."""
+    """Call an ASGI app in process and collect what it sent.
+
+    The client leaves once the body is sent, unless it is told to ``stay``:
+    then a streamed response runs to its end.
+    """
     chunks = [body] if isinstance(body, bytes) else list(body)
     messages: list[dict[str, Any]] = []
 
@@ -78,6 +84,8 @@ async def call(
         if chunks:
             chunk = chunks.pop(0)
             return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+        if stay:
+            await asyncio.Event().wait()
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:

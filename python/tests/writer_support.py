@@ -3,7 +3,6 @@ calls that wait for whole streams, and a parser of server-sent events."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -13,7 +12,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from servers import Server, uvicorn_server
-from support import Sent, http_scope
+from support import Sent, call
 
 DEMO = Path(__file__).resolve().parents[2] / "demo-app"
 JSON = (b"content-type", b"application/json")
@@ -68,27 +67,9 @@ async def send(
     """
     payload = b"" if body is None else orjson.dumps(body)
     sent_headers = (*headers, JSON) if body is not None else headers
-    scope = http_scope(method, path, sent_headers, query)
-    pending = [{"type": "http.request", "body": payload, "more_body": False}]
-    messages: list[dict[str, Any]] = []
-    forever = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop()
-        await forever.wait()
-        return {"type": "http.disconnect"}
-
-    async def collect(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    await app(scope, receive, collect)
-    start = next(m for m in messages if m["type"] == "http.response.start")
-    content = b"".join(
-        m.get("body", b"") for m in messages if m["type"] == "http.response.body"
+    return await call(
+        app, method, path, headers=sent_headers, body=payload, query=query, stay=True
     )
-
-    return Sent(start["status"], start["headers"], content, messages)
 
 
 def events(sent: Sent) -> list[tuple[str, Any]]:
